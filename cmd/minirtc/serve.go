@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/minirtc/minirtc/internal/config"
+	"github.com/minirtc/minirtc/internal/server"
+)
+
+// serveFlags are the serve command's flags; each one that is given
+// overrides the config file and the environment.
+type serveFlags struct {
+	config         string
+	data           string
+	http           string
+	rtmp           string
+	host           string
+	logLevel       string
+	logFormat      string
+	debugEndpoints bool
+}
+
+func newServeCmd() *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the minirtc server",
+		Long: `Run the minirtc server: signalling WebSocket at /ws, /healthz and /metrics on the HTTP port.
+
+Configuration comes from defaults, then the YAML file given with --config, then
+MINIRTC_* environment variables (MINIRTC_ROOM_MAX_PARTICIPANTS=16 sets
+room.max_participants), then these flags. docs/deployment.md lists every key.
+
+On a first start with no apps, a development app is created and its id,
+secret and a token command are printed.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(f.config, os.Environ())
+			if err != nil {
+				return err
+			}
+			f.apply(cmd, &cfg)
+			if err := cfg.Validate(); err != nil {
+				return fmt.Errorf("invalid configuration: %w", err)
+			}
+			return runServer(cmd.Context(), cfg, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	fl := cmd.Flags()
+	def := config.Default()
+	fl.StringVar(&f.config, "config", "", "YAML configuration file")
+	fl.StringVar(&f.data, "data", def.Data, "data directory (SQLite database)")
+	fl.StringVar(&f.http, "http", def.HTTP, "HTTP listen address (signalling, health, metrics)")
+	fl.StringVar(&f.rtmp, "rtmp", def.RTMP, "RTMP listen address (media plane)")
+	fl.StringVar(&f.host, "host", def.Host, "host name or IP put into URLs handed to clients")
+	fl.StringVar(&f.logLevel, "log-level", def.Log.Level, "log level: debug, info, warn, error")
+	fl.StringVar(&f.logFormat, "log-format", def.Log.Format, "log format: text or json")
+	fl.BoolVar(&f.debugEndpoints, "debug-endpoints", false, "serve /debug/pprof and /debug/heap (keep the port private)")
+	return cmd
+}
+
+// apply copies the flags the user gave onto cfg.
+func (f *serveFlags) apply(cmd *cobra.Command, cfg *config.Config) {
+	set := func(name string, dst *string, v string) {
+		if cmd.Flags().Changed(name) {
+			*dst = v
+		}
+	}
+	set("data", &cfg.Data, f.data)
+	set("http", &cfg.HTTP, f.http)
+	set("rtmp", &cfg.RTMP, f.rtmp)
+	set("host", &cfg.Host, f.host)
+	set("log-level", &cfg.Log.Level, f.logLevel)
+	set("log-format", &cfg.Log.Format, f.logFormat)
+	if cmd.Flags().Changed("debug-endpoints") {
+		cfg.Debug.Endpoints = f.debugEndpoints
+	}
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Log.Level)) // validated before
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func runServer(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) error {
+	log := newLogger(cfg, stderr)
+	slog.SetDefault(log)
+	server.Version = version
+	srv, err := server.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(); err != nil {
+		_ = srv.Shutdown(context.Background())
+		return err
+	}
+	printBanner(ctx, stdout, srv)
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+// printBanner tells a newcomer where everything is and how to join.
+func printBanner(ctx context.Context, w io.Writer, srv *server.Server) {
+	cfg := srv.Config()
+	port := portString(srv.HTTPAddr())
+	base := net.JoinHostPort(cfg.Host, port)
+	self := os.Args[0] // so the printed commands work as typed (./bin/minirtc, minirtc, ...)
+	fmt.Fprintf(w, "\nminirtc %s is running\n", version)
+	fmt.Fprintf(w, "  signalling  ws://%s/ws\n", base)
+	fmt.Fprintf(w, "  health      http://%s/healthz\n", base)
+	fmt.Fprintf(w, "  metrics     http://%s/metrics\n", base)
+	fmt.Fprintf(w, "  data        %s\n", cfg.Data)
+	appID := ""
+	if app := srv.DevApp; app != nil {
+		appID = string(app.ID)
+		fmt.Fprintf(w, "\nCreated a development app (keep the secret private):\n")
+		fmt.Fprintf(w, "  app id      %s\n", app.ID)
+		fmt.Fprintf(w, "  app secret  %s\n", app.Secret)
+	} else if apps, err := srv.Store().ListApps(ctx); err == nil && len(apps) > 0 {
+		appID = string(apps[0].ID)
+		fmt.Fprintf(w, "\nApps: %d (list them with: %s app list --data %s)\n", len(apps), self, cfg.Data)
+	}
+	if appID != "" {
+		fmt.Fprintf(w, "\nJoin room \"demo\" as alice:\n")
+		fmt.Fprintf(w, "  TOKEN=$(%s token create --data %s --app %s --user alice --room demo | tail -n1)\n", self, cfg.Data, appID)
+		fmt.Fprintf(w, "  go run ./examples/join --url ws://%s/ws --room demo --token \"$TOKEN\"\n", base)
+	}
+	fmt.Fprintf(w, "\nPress Ctrl-C to stop.\n\n")
+}
+
+func portString(a net.Addr) string {
+	_, p, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return p
+}

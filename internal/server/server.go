@@ -1,0 +1,221 @@
+// Package server assembles a minirtc process: it opens the store, builds the
+// room manager and the protocol handlers from the configuration, listens,
+// and shuts everything down in order. It holds no logic of its own beyond
+// that wiring and the small HTTP endpoints (/healthz, /debug).
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/minirtc/minirtc/internal/auth"
+	"github.com/minirtc/minirtc/internal/config"
+	"github.com/minirtc/minirtc/internal/metrics"
+	"github.com/minirtc/minirtc/internal/room"
+	"github.com/minirtc/minirtc/internal/signal"
+	"github.com/minirtc/minirtc/internal/store"
+	"github.com/minirtc/minirtc/internal/store/sqlite"
+)
+
+// Version is reported by /healthz; cmd/minirtc sets it from its build.
+var Version = "dev"
+
+// Server is one running minirtc process.
+type Server struct {
+	cfg     config.Config
+	log     *slog.Logger
+	store   store.Store
+	rooms   *room.Manager
+	signal  *signal.Handler
+	metrics *metrics.Metrics
+	started time.Time
+
+	httpSrv *http.Server
+	httpLn  net.Listener
+	served  chan error
+
+	shutdownOnce sync.Once
+	shutdownErr  error
+
+	// DevApp is the development app created at this start, if any.
+	DevApp *store.App
+}
+
+// New opens the store and builds the server; it does not listen yet.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration: %w", err)
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	db, err := sqlite.Open(ctx, sqlite.DefaultPath(cfg.Data))
+	if err != nil {
+		return nil, err
+	}
+	s, err := build(ctx, cfg, log, db)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func build(ctx context.Context, cfg config.Config, log *slog.Logger, db store.Store) (*Server, error) {
+	s := &Server{cfg: cfg, log: log, store: db, started: time.Now()}
+	rooms, err := room.NewManager(cfg.Room, room.Options{Bans: db, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	s.rooms = rooms
+	s.metrics = metrics.New(rooms.Counts)
+	s.signal, err = signal.New(cfg.Signal, signal.Deps{
+		Rooms:   rooms,
+		Tokens:  &auth.Verifier{Apps: auth.NewCachedApps(db, 2*time.Second)},
+		Reports: db,
+		Metrics: s.metrics,
+		Logger:  log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.DevApp {
+		if err := s.ensureDevApp(ctx); err != nil {
+			s.signal.Shutdown(ctx)
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// ensureDevApp creates a development app when the store has no app at all,
+// so that a first start can be tried at once.
+func (s *Server) ensureDevApp(ctx context.Context) error {
+	apps, err := s.store.ListApps(ctx)
+	if err != nil {
+		return fmt.Errorf("listing apps: %w", err)
+	}
+	if len(apps) > 0 {
+		return nil
+	}
+	app, err := s.store.CreateApp(ctx, "development")
+	if err != nil {
+		return fmt.Errorf("creating the development app: %w", err)
+	}
+	s.log.Info("created development app", "app", app.ID)
+	s.DevApp = &app
+	return nil
+}
+
+// Store is the server's store.
+func (s *Server) Store() store.Store { return s.store }
+
+// Rooms is the server's room manager.
+func (s *Server) Rooms() *room.Manager { return s.rooms }
+
+// Config is the configuration the server runs with.
+func (s *Server) Config() config.Config { return s.cfg }
+
+// Start listens on the HTTP address and serves in the background.
+func (s *Server) Start() error {
+	raiseFileLimit(s.log)
+	ln, err := net.Listen("tcp", s.cfg.HTTP)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", s.cfg.HTTP, err)
+	}
+	s.httpLn = ln
+	s.httpSrv = &http.Server{
+		Handler:           s.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	s.served = make(chan error, 1)
+	go func() { s.served <- s.httpSrv.Serve(ln) }()
+	s.log.Info("listening", "http", ln.Addr().String())
+	return nil
+}
+
+// HTTPAddr is the address the HTTP server listens on (after Start).
+func (s *Server) HTTPAddr() net.Addr { return s.httpLn.Addr() }
+
+// WebSocketURL is the signalling URL clients are told to use.
+func (s *Server) WebSocketURL() string {
+	return fmt.Sprintf("ws://%s/ws", net.JoinHostPort(s.cfg.Host, portOf(s.HTTPAddr())))
+}
+
+func portOf(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return fmt.Sprint(ta.Port)
+	}
+	_, p, _ := net.SplitHostPort(a.String())
+	return p
+}
+
+// Run starts the server and serves until ctx ends, then shuts down.
+func (s *Server) Run(ctx context.Context) error {
+	if err := s.Start(); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-s.served:
+		s.served <- err
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	return s.Shutdown(sctx)
+}
+
+// Shutdown tells clients the server is going away, stops serving and closes
+// the store. Calling it again returns the first call's result.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutdownOnce.Do(func() { s.shutdownErr = s.shutdown(ctx) })
+	return s.shutdownErr
+}
+
+func (s *Server) shutdown(ctx context.Context) error {
+	s.log.Info("shutting down")
+	var errs []error
+	if err := s.signal.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("signalling: %w", err))
+	}
+	if s.httpSrv != nil {
+		if err := s.httpSrv.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http: %w", err))
+		}
+		if err := <-s.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, fmt.Errorf("http: %w", err))
+		}
+	}
+	if err := s.store.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("store: %w", err))
+	}
+	s.log.Info("stopped")
+	return errors.Join(errs...)
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /ws", s.signal)
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
+	if s.cfg.Debug.Endpoints {
+		mountDebug(mux)
+	}
+	return mux
+}
+
+// hostname is for /healthz; failures just leave it empty.
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
+}

@@ -1,0 +1,294 @@
+package signal
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/minirtc/minirtc/internal/store"
+	"github.com/minirtc/minirtc/pkg/ids"
+	"github.com/minirtc/minirtc/pkg/protocol"
+)
+
+// opFunc runs one operation of a joined session.
+type opFunc func(ctx context.Context, s *session, data json.RawMessage) (any, error)
+
+// opSpec describes an operation: how to run it and whether it counts
+// against the message rate limit.
+type opSpec struct {
+	run     opFunc
+	message bool
+}
+
+// ops are the operations available once joined (join and resume are
+// handled before, since they create the session).
+var ops = map[string]opSpec{
+	protocol.OpPing:             {run: opPing},
+	protocol.OpLeave:            {run: opLeave},
+	protocol.OpPublish:          {run: opPublish},
+	protocol.OpUnpublish:        {run: opUnpublish},
+	protocol.OpSubscribe:        {run: opSubscribe},
+	protocol.OpUnsubscribe:      {run: opUnsubscribe},
+	protocol.OpMute:             {run: opMute},
+	protocol.OpSetAttributes:    {run: opSetAttributes, message: true},
+	protocol.OpGetAttributes:    {run: opGetAttributes},
+	protocol.OpDeleteAttributes: {run: opDeleteAttributes, message: true},
+	protocol.OpSendMessage:      {run: opSendMessage, message: true},
+	protocol.OpReport:           {run: opReport},
+	protocol.OpKick:             {run: opKick},
+	protocol.OpCloseRoom:        {run: opCloseRoom},
+}
+
+// dispatch runs one decoded request.
+func (c *conn) dispatch(req protocol.Request) {
+	spec, known := ops[req.Op]
+	if known || req.Op == protocol.OpJoin || req.Op == protocol.OpResume {
+		c.h.metrics.Requests.WithLabelValues(req.Op).Inc()
+	} else {
+		c.h.metrics.Requests.WithLabelValues("unknown").Inc()
+	}
+	switch req.Op {
+	case protocol.OpJoin:
+		c.handleJoin(req)
+		return
+	case protocol.OpResume:
+		c.handleResume(req)
+		return
+	}
+	if !known {
+		c.reply(req.ID, nil, protocol.Errorf(protocol.CodeUnknownOp, "%q is not an operation of protocol %d", truncate(req.Op, 64), protocol.Version))
+		return
+	}
+	s := c.currentSession()
+	if s == nil {
+		if req.Op == protocol.OpPing {
+			c.reply(req.ID, &protocol.PingResponse{ServerTime: c.h.now().UnixMilli()}, nil)
+			return
+		}
+		c.reply(req.ID, nil, protocol.Errorf(protocol.CodeNotJoined, "%s needs a session: send join (or resume) first", req.Op))
+		return
+	}
+	if spec.message && !c.messages.take(c.h.now()) {
+		c.reply(req.ID, nil, protocol.Errorf(protocol.CodeRateLimited, "more than %g messages and attribute changes per second", c.h.cfg.MessageRate))
+		return
+	}
+	cached, skip := s.begin(req.ID)
+	if cached != nil {
+		c.enqueue(cached) // a retry after resume: answer without running again
+		return
+	}
+	if skip {
+		return // the first copy is still running; its response will come
+	}
+	if req.Op == protocol.OpLeave {
+		s.setLeaving()
+	}
+	data, err := spec.run(c.ctx, s, req.Data)
+	var perr *protocol.Error
+	if err != nil {
+		perr = c.h.protocolError(err, req.Op)
+	}
+	s.respond(req.ID, c.h.encodeResponse(req.ID, data, perr))
+	if req.Op == protocol.OpLeave && perr == nil {
+		c.log.Info("left")
+		c.closeAfterFlush(websocket.StatusNormalClosure, "left")
+	}
+}
+
+func decode[T any](data json.RawMessage) (*T, error) {
+	v := new(T)
+	if err := protocol.DecodeData(data, v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func opPing(_ context.Context, s *session, data json.RawMessage) (any, error) {
+	req, err := decode[protocol.PingRequest](data)
+	if err != nil {
+		return nil, err
+	}
+	s.ack(req.LastSeq)
+	return &protocol.PingResponse{ServerTime: s.h.now().UnixMilli()}, nil
+}
+
+func opLeave(_ context.Context, s *session, _ json.RawMessage) (any, error) {
+	s.member.Leave(protocol.ReasonLeft)
+	return nil, nil
+}
+
+func opPublish(_ context.Context, s *session, data json.RawMessage) (any, error) {
+	req, err := decode[protocol.PublishRequest](data)
+	if err != nil {
+		return nil, err
+	}
+	st, perr := s.member.Publish(req.Tag, req.Media)
+	if perr != nil {
+		return nil, perr
+	}
+	return &protocol.PublishResponse{Stream: st}, nil
+}
+
+func opUnpublish(_ context.Context, s *session, data json.RawMessage) (any, error) {
+	req, err := decode[protocol.UnpublishRequest](data)
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.member.Unpublish(req.Tag)
+}
+
+func opSubscribe(_ context.Context, s *session, data json.RawMessage) (any, error) {
+	req, err := decode[protocol.SubscribeRequest](data)
+	if err != nil {
+		return nil, err
+	}
+	subs, serr := s.member.Subscribe(req.Streams)
+	if serr != nil {
+		return nil, serr
+	}
+	return &protocol.SubscribeResponse{Subscriptions: subs}, nil
+}
+
+func opUnsubscribe(_ context.Context, s *session, data json.RawMessage) (any, error) {
+	req, err := decode[protocol.SubscribeRequest](data)
+	if err != nil {
+		return nil, err
+	}
+	subs, serr := s.member.Unsubscribe(req.Streams)
+	if serr != nil {
+		return nil, serr
+	}
+	return &protocol.SubscribeResponse{Subscriptions: subs}, nil
+}
+
+func opMute(_ context.Context, s *session, data json.RawMessage) (any, error) {
+	req, err := decode[protocol.MuteRequest](data)
+	if err != nil {
+		return nil, err
+	}
+	st, merr := s.member.Mute(req.Tag, req.AudioMuted, req.VideoDisabled)
+	if merr != nil {
+		return nil, merr
+	}
+	return &protocol.MuteResponse{Stream: st}, nil
+}
+
+func opSetAttributes(_ context.Context, s *session, data json.RawMessage) (any, error) {
+	req, err := decode[protocol.SetAttributesRequest](data)
+	if err != nil {
+		return nil, err
+	}
+	attrs, aerr := s.member.SetAttributes(req.Attributes, req.Notify)
+	if aerr != nil {
+		return nil, aerr
+	}
+	return &protocol.AttributesResponse{Attributes: attrs}, nil
+}
+
+func opGetAttributes(_ context.Context, s *session, data json.RawMessage) (any, error) {
+	req, err := decode[protocol.GetAttributesRequest](data)
+	if err != nil {
+		return nil, err
+	}
+	attrs, aerr := s.member.GetAttributes(req.Keys)
+	if aerr != nil {
+		return nil, aerr
+	}
+	return &protocol.AttributesResponse{Attributes: attrs}, nil
+}
+
+func opDeleteAttributes(_ context.Context, s *session, data json.RawMessage) (any, error) {
+	req, err := decode[protocol.DeleteAttributesRequest](data)
+	if err != nil {
+		return nil, err
+	}
+	attrs, aerr := s.member.DeleteAttributes(req.Keys, req.Notify)
+	if aerr != nil {
+		return nil, aerr
+	}
+	return &protocol.AttributesResponse{Attributes: attrs}, nil
+}
+
+func opSendMessage(_ context.Context, s *session, data json.RawMessage) (any, error) {
+	req, err := decode[protocol.SendMessageRequest](data)
+	if err != nil {
+		return nil, err
+	}
+	id, merr := s.member.SendMessage(req.Name, req.Content, req.To)
+	if merr != nil {
+		return nil, merr
+	}
+	s.h.metrics.Messages.Inc()
+	return &protocol.SendMessageResponse{MessageID: id}, nil
+}
+
+// Report limits: a report is a small JSON object of client state.
+const (
+	maxReportKindLen   = 32
+	maxReportDataBytes = 8 << 10
+)
+
+func opReport(ctx context.Context, s *session, data json.RawMessage) (any, error) {
+	req, err := decode[protocol.ReportRequest](data)
+	if err != nil {
+		return nil, err
+	}
+	if err := ids.Validate("kind", req.Kind); err != nil || len(req.Kind) > maxReportKindLen {
+		return nil, protocol.Errorf(protocol.CodeInvalidField, "kind must be 1 to %d letters, digits, '_' or '-' (e.g. \"pusher\", \"player\")", maxReportKindLen)
+	}
+	if req.Stream != "" {
+		if err := req.Stream.Validate(); err != nil {
+			return nil, protocol.Errorf(protocol.CodeInvalidField, "%v", err)
+		}
+	}
+	body := bytes.TrimSpace(req.Data)
+	if len(body) == 0 || body[0] != '{' {
+		return nil, protocol.Errorf(protocol.CodeInvalidField, "data must be a JSON object")
+	}
+	if len(body) > maxReportDataBytes {
+		return nil, protocol.Errorf(protocol.CodeInvalidField, "data is %d bytes, the limit is %d", len(body), maxReportDataBytes)
+	}
+	id, serr := s.h.reports.AddReport(ctx, store.Report{
+		App:     s.identity.App,
+		Room:    s.roomID,
+		User:    s.identity.User,
+		Session: s.id,
+		Kind:    req.Kind,
+		Stream:  req.Stream,
+		Data:    json.RawMessage(body),
+		At:      s.h.now(),
+	})
+	if serr != nil {
+		return nil, serr
+	}
+	return &protocol.ReportResponse{ReportID: id}, nil
+}
+
+func opKick(ctx context.Context, s *session, data json.RawMessage) (any, error) {
+	req, err := decode[protocol.KickRequest](data)
+	if err != nil {
+		return nil, err
+	}
+	if req.BanSeconds < 0 {
+		return nil, protocol.Errorf(protocol.CodeInvalidField, "ban_seconds must not be negative")
+	}
+	return nil, s.member.Kick(ctx, req.User, time.Duration(req.BanSeconds)*time.Second, req.Reason)
+}
+
+func opCloseRoom(_ context.Context, s *session, data json.RawMessage) (any, error) {
+	req, err := decode[protocol.CloseRoomRequest](data)
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.member.CloseRoom(req.Reason)
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}

@@ -1,0 +1,107 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/minirtc/minirtc/internal/store"
+	"github.com/minirtc/minirtc/pkg/ids"
+)
+
+const appColumns = `id, name, secret, previous_secret, previous_secret_until, created_at, updated_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanApp(s scanner) (store.App, error) {
+	var (
+		a                  store.App
+		until              sql.NullInt64
+		created, updatedAt int64
+	)
+	if err := s.Scan(&a.ID, &a.Name, &a.Secret, &a.PreviousSecret, &until, &created, &updatedAt); err != nil {
+		return store.App{}, err
+	}
+	a.PreviousSecretUntil = fromNullMillis(until)
+	a.CreatedAt = fromMillis(created)
+	a.UpdatedAt = fromMillis(updatedAt)
+	return a, nil
+}
+
+// CreateApp implements store.Apps.
+func (d *DB) CreateApp(ctx context.Context, name string) (store.App, error) {
+	if err := store.ValidateAppName(name); err != nil {
+		return store.App{}, err
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	a := store.App{ID: store.NewAppID(), Name: name, Secret: store.NewSecret(), CreatedAt: now, UpdatedAt: now}
+	_, err := d.db.ExecContext(ctx, `INSERT INTO apps (id, name, secret, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`,
+		a.ID, a.Name, a.Secret, millis(now), millis(now))
+	if err != nil {
+		return store.App{}, fmt.Errorf("create app: %w", err)
+	}
+	return a, nil
+}
+
+// GetApp implements store.Apps.
+func (d *DB) GetApp(ctx context.Context, id ids.AppID) (store.App, error) {
+	a, err := scanApp(d.db.QueryRowContext(ctx, `SELECT `+appColumns+` FROM apps WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.App{}, fmt.Errorf("app %q: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.App{}, fmt.Errorf("get app %q: %w", id, err)
+	}
+	return a, nil
+}
+
+// ListApps implements store.Apps.
+func (d *DB) ListApps(ctx context.Context) ([]store.App, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT `+appColumns+` FROM apps ORDER BY created_at, rowid`)
+	if err != nil {
+		return nil, fmt.Errorf("list apps: %w", err)
+	}
+	defer rows.Close()
+	var apps []store.App
+	for rows.Next() {
+		a, err := scanApp(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list apps: %w", err)
+		}
+		apps = append(apps, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list apps: %w", err)
+	}
+	return apps, nil
+}
+
+// RotateSecret implements store.Apps. It is one UPDATE (in which "secret" on
+// the right-hand side is the old value), so concurrent rotations cannot lose
+// a secret between a read and a write.
+func (d *DB) RotateSecret(ctx context.Context, id ids.AppID, overlap time.Duration, now time.Time) (store.App, error) {
+	if overlap < 0 {
+		return store.App{}, fmt.Errorf("rotate secret: overlap %s is negative; use 0 to stop the old secret at once", overlap)
+	}
+	keepOld := overlap > 0
+	var until sql.NullInt64
+	if keepOld {
+		until = nullMillis(now.Add(overlap))
+	}
+	a, err := scanApp(d.db.QueryRowContext(ctx, `UPDATE apps SET
+			previous_secret = CASE WHEN ? THEN secret ELSE '' END,
+			previous_secret_until = ?,
+			secret = ?,
+			updated_at = ?
+		WHERE id = ? RETURNING `+appColumns,
+		keepOld, until, store.NewSecret(), millis(now), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.App{}, fmt.Errorf("rotate secret: app %q: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.App{}, fmt.Errorf("rotate secret of app %q: %w", id, err)
+	}
+	return a, nil
+}
