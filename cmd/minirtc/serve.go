@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -137,9 +139,26 @@ func printBanner(ctx context.Context, w io.Writer, srv *server.Server) {
 	if appID != "" {
 		fmt.Fprintf(w, "\nJoin room \"demo\" as alice:\n")
 		fmt.Fprintf(w, "  TOKEN=$(%s token create --data %s --app %s --user alice --room demo | tail -n1)\n", self, cfg.Data, appID)
-		fmt.Fprintf(w, "  go run ./examples/join --url ws://%s/ws --room demo --token \"$TOKEN\"\n", base)
+		fmt.Fprintf(w, "  %s --url ws://%s/ws --room demo --token \"$TOKEN\"\n", joinCommand(self), base)
 	}
 	fmt.Fprintf(w, "\nPress Ctrl-C to stop.\n\n")
+}
+
+// joinCommand is how to run the example participant: the binary `make
+// build` puts next to minirtc, or the example's source.
+func joinCommand(self string) string {
+	if p := filepath.Join(filepath.Dir(self), "minirtc-join"); fileExists(p) {
+		if !filepath.IsAbs(p) && !strings.HasPrefix(p, ".") {
+			p = "./" + p // a bare relative path would be looked up in $PATH
+		}
+		return p
+	}
+	return "go run ./examples/join"
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
 }
 
 func portString(a net.Addr) string {

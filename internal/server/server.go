@@ -70,7 +70,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	return s, nil
 }
 
-func build(ctx context.Context, cfg config.Config, log *slog.Logger, db store.Store) (*Server, error) {
+func build(_ context.Context, cfg config.Config, log *slog.Logger, db store.Store) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, store: db, started: time.Now()}
 	rooms, err := room.NewManager(cfg.Room, room.Options{Bans: db, Logger: log})
 	if err != nil {
@@ -88,17 +88,12 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, db store.St
 	if err != nil {
 		return nil, err
 	}
-	if cfg.DevApp {
-		if err := s.ensureDevApp(ctx); err != nil {
-			s.signal.Shutdown(ctx)
-			return nil, err
-		}
-	}
 	return s, nil
 }
 
 // ensureDevApp creates a development app when the store has no app at all,
-// so that a first start can be tried at once.
+// so that a first start can be tried at once. It runs once the port is
+// ours, so a start that fails to listen leaves the store untouched.
 func (s *Server) ensureDevApp(ctx context.Context) error {
 	apps, err := s.store.ListApps(ctx)
 	if err != nil {
@@ -133,6 +128,12 @@ func (s *Server) Start() error {
 		return fmt.Errorf("listening on %s: %w", s.cfg.HTTP, err)
 	}
 	s.httpLn = ln
+	if s.cfg.DevApp {
+		if err := s.ensureDevApp(context.Background()); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	s.httpSrv = &http.Server{
 		Handler:           s.routes(),
 		ReadHeaderTimeout: 10 * time.Second,

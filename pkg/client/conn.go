@@ -21,12 +21,6 @@ const (
 	// writeTimeout bounds one frame write. A write that takes longer means
 	// the connection is as good as dead.
 	writeTimeout = 10 * time.Second
-	// duplicateRetry is how long to wait before sending again a request
-	// that the server reported as still being processed (CodeDuplicateID):
-	// that happens when a request re-sent after a resume overtakes its
-	// first copy, still running on the server; once that finishes, the
-	// server answers the id from its response cache.
-	duplicateRetry = 50 * time.Millisecond
 	// minPingInterval keeps a nonsensical server value from spinning the
 	// ping loop.
 	minPingInterval = 10 * time.Millisecond
@@ -208,11 +202,6 @@ func (c *Client) handleResponse(cn *conn, f protocol.Frame) {
 		c.mu.Unlock()
 		return
 	}
-	if f.Code == protocol.CodeDuplicateID && cl.sends > 1 {
-		c.mu.Unlock()
-		c.resendLater(cn, cl)
-		return
-	}
 	delete(c.pending, f.ID)
 	if f.Code == protocol.CodeOK {
 		// The server closes the connection next: that is the end, not
@@ -227,27 +216,6 @@ func (c *Client) handleResponse(cn *conn, f protocol.Frame) {
 	}
 	c.mu.Unlock()
 	cl.complete(f, nil)
-}
-
-// resendLater sends cl again on cn after duplicateRetry, if it is still
-// pending and cn still current. Called from the reader, so cn.wg is above
-// zero and may grow.
-func (c *Client) resendLater(cn *conn, cl *call) {
-	cn.wg.Go(func() {
-		t := time.NewTimer(duplicateRetry)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-cn.ctx.Done():
-			return
-		}
-		c.mu.Lock()
-		still := c.pending[cl.id] == cl && c.conn == cn
-		c.mu.Unlock()
-		if still {
-			_ = cn.send(cl.frame)
-		}
-	})
 }
 
 // pingLoop keeps the session alive and the connection honest: every ping

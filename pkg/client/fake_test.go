@@ -17,7 +17,7 @@ import (
 )
 
 // fakeServer is a scripted server for behaviour the real one never shows
-// (sequence gaps, garbage frames, CodeDuplicateID, silence): the test
+// (sequence gaps, garbage frames, silence): the test
 // drives each accepted connection by hand.
 type fakeServer struct {
 	t     *testing.T
@@ -220,39 +220,6 @@ func TestFakeSilentServer(t *testing.T) {
 	}
 	fw2.expectResume(0, 10000)
 	rec.waitState(t, 0, StateConnected)
-	fw2.close()
-}
-
-// A request re-sent after a resume while its first copy still runs gets
-// CodeDuplicateID; the client asks again until the cached answer comes.
-func TestFakeDuplicateWhileRunning(t *testing.T) {
-	checkLeaks(t)
-	f := newFakeServer(t)
-	c, _, fw := fakeJoin(t, f, 10000)
-	done := make(chan error, 1)
-	var mid string
-	go func() {
-		var err error
-		mid, err = c.SendMessage(t.Context(), "n", "c")
-		done <- err
-	}()
-	first := fw.read()
-	fw.close() // connection lost before the answer
-	fw2 := f.accept()
-	fw2.expectResume(0, 10000)
-	again := fw2.read()
-	if again.ID != first.ID || again.Op != protocol.OpSendMessage {
-		t.Fatalf("re-sent %s %s, first was %s", again.ID, again.Op, first.ID)
-	}
-	fw2.respond(again.ID, protocol.CodeDuplicateID, nil)
-	third := fw2.read()
-	if third.ID != first.ID {
-		t.Fatalf("retry id %s", third.ID)
-	}
-	fw2.respond(third.ID, 0, protocol.SendMessageResponse{MessageID: "m1"})
-	if err := <-done; err != nil || mid != "m1" {
-		t.Fatalf("%q %v", mid, err)
-	}
 	fw2.close()
 }
 

@@ -23,7 +23,6 @@ const (
 	CodeNotJoined       Code = 1006 // operation needs a joined session
 	CodeAlreadyJoined   Code = 1007 // join/resume on a connection that already has a session
 	CodeBadVersion      Code = 1008 // protocol version not supported
-	CodeDuplicateID     Code = 1009 // a request with this id is still being processed
 	CodeTokenInvalid    Code = 2001 // token malformed
 	CodeTokenSignature  Code = 2002 // token signature does not match the app's secret
 	CodeTokenExpired    Code = 2003 // token expired (or not yet valid)
@@ -55,7 +54,6 @@ var codeText = map[Code]string{
 	CodeNotJoined:       "not joined",
 	CodeAlreadyJoined:   "already joined",
 	CodeBadVersion:      "unsupported protocol version",
-	CodeDuplicateID:     "duplicate request id",
 	CodeTokenInvalid:    "invalid token",
 	CodeTokenSignature:  "bad token signature",
 	CodeTokenExpired:    "token expired",

@@ -90,6 +90,12 @@ func (d *DB) Path() string { return d.path }
 // Close closes the database.
 func (d *DB) Close() error { return d.db.Close() }
 
+// Ping checks that the database answers a query (for /healthz).
+func (d *DB) Ping(ctx context.Context) error {
+	var one int
+	return d.db.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
 // sqliteConstraintForeignKey is SQLITE_CONSTRAINT_FOREIGNKEY, the extended
 // result code the driver reports when a row names an app that does not exist.
 const sqliteConstraintForeignKey = 787

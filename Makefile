@@ -1,0 +1,43 @@
+# minirtc: the two commands are `make run` and `make test`; both install what
+# they need first (scripts/deps.sh) on Debian/Ubuntu.
+
+BIN      := bin/minirtc
+DATA     ?= ./data
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X main.version=$(VERSION)
+# Generous but bounded: a hang fails the run instead of blocking CI.
+TEST_TIMEOUT ?= 15m
+
+.PHONY: run test build check fuzz bench clean
+
+# Build and start the server with an embedded SQLite store in $(DATA).
+run: build
+	./$(BIN) serve --data $(DATA)
+
+build:
+	@GO=$$(scripts/deps.sh build | tail -n1) && \
+	  echo "building $(BIN) with $$GO" && \
+	  $$GO build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/minirtc && \
+	  $$GO build -o bin/minirtc-join ./examples/join
+
+# Every test: formatting, vet, unit and integration tests with the race
+# detector and goroutine-leak checks.
+test:
+	@GO=$$(scripts/deps.sh test | tail -n1) && \
+	  export PATH="$$(dirname $$GO):$$PATH" && \
+	  scripts/test.sh $(TEST_TIMEOUT)
+
+# Run each fuzz target for FUZZTIME (default 30s).
+FUZZTIME ?= 30s
+fuzz:
+	@GO=$$(scripts/deps.sh test | tail -n1) && \
+	  export PATH="$$(dirname $$GO):$$PATH" && \
+	  scripts/fuzz.sh $(FUZZTIME)
+
+# Go microbenchmarks (the load tool is `minirtc bench`, see docs/benchmarks.md).
+bench:
+	@GO=$$(scripts/deps.sh build | tail -n1) && \
+	  $$GO test -run='^$$' -bench=. -benchmem ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Installs what building and testing minirtc needs, when it is missing, on
+# Debian/Ubuntu. Prints the path of the go binary to use on its last line.
+#
+#   scripts/deps.sh build   Go (and gcc for cgo)
+#   scripts/deps.sh test    the above plus the test peers of the current issues
+#
+# Go comes from the Go module proxy as the official toolchain module
+# (golang.org/toolchain), because Debian's golang package is too old.
+set -euo pipefail
+
+GO_VERSION="${MINIRTC_GO_VERSION:-1.26.8}"
+GO_HOME="${MINIRTC_GO_HOME:-$HOME/.cache/minirtc/go$GO_VERSION}"
+GOPROXY_URL="${GOPROXY:-https://proxy.golang.org}"
+GOPROXY_URL="${GOPROXY_URL%%,*}"
+[ "$GOPROXY_URL" = "direct" ] || [ "$GOPROXY_URL" = "off" ] && GOPROXY_URL=https://proxy.golang.org
+
+say() { echo "deps: $*" >&2; }
+
+# sudo when not root and sudo exists.
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    say "need root to run: $*"; return 1; fi
+}
+
+apt_updated=""
+# apt_install PKG... installs the Debian packages that are not installed yet.
+apt_install() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if ! command -v apt-get >/dev/null; then
+    say "missing ${missing[*]} and this is not a Debian/Ubuntu system: install them by hand"; return 1
+  fi
+  say "installing ${missing[*]}"
+  if [ -z "$apt_updated" ]; then as_root apt-get update -qq >&2; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
+# go_ok BIN: is BIN a Go at least as new as GO_VERSION's minor (1.26)?
+go_ok() {
+  local v
+  v=$("$1" env GOVERSION 2>/dev/null) || return 1
+  v=${v#go}
+  local want_minor=${GO_VERSION#1.}; want_minor=${want_minor%%.*}
+  local minor=${v#1.}; minor=${minor%%[.a-z]*}
+  [ "${v%%.*}" = "1" ] && [ "$minor" -ge "$want_minor" ]
+}
+
+ensure_go() {
+  local candidate
+  for candidate in "$(command -v go 2>/dev/null || true)" /usr/local/go/bin/go "$GO_HOME/bin/go"; do
+    if [ -n "$candidate" ] && [ -x "$candidate" ] && go_ok "$candidate"; then
+      echo "$candidate"; return 0
+    fi
+  done
+  apt_install ca-certificates curl unzip
+  local arch
+  case "$(uname -m)" in
+    x86_64) arch=amd64 ;; aarch64|arm64) arch=arm64 ;;
+    *) say "no Go toolchain for $(uname -m)"; return 1 ;;
+  esac
+  local zip="v0.0.1-go$GO_VERSION.linux-$arch.zip"
+  local tmp; tmp=$(mktemp -d)
+  say "downloading Go $GO_VERSION from $GOPROXY_URL"
+  curl -fsSL -o "$tmp/go.zip" "$GOPROXY_URL/golang.org/toolchain/@v/$zip"
+  unzip -q "$tmp/go.zip" -d "$tmp"
+  mkdir -p "$(dirname "$GO_HOME")"
+  rm -rf "$GO_HOME"
+  mv "$tmp/golang.org/toolchain@v0.0.1-go$GO_VERSION.linux-$arch" "$GO_HOME"
+  chmod +x "$GO_HOME"/bin/* "$GO_HOME"/pkg/tool/*/* 2>/dev/null || true
+  rm -rf "$tmp"
+  go_ok "$GO_HOME/bin/go" || { say "downloaded Go does not run"; return 1; }
+  echo "$GO_HOME/bin/go"
+}
+
+what="${1:-build}"
+case "$what" in
+  build)
+    apt_install gcc libc6-dev
+    ensure_go
+    ;;
+  test)
+    # gcc: the race detector needs cgo.
+    apt_install gcc libc6-dev
+    ensure_go
+    ;;
+  *)
+    say "usage: $0 build|test"; exit 2 ;;
+esac
