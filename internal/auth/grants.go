@@ -11,10 +11,10 @@ type Grant string
 
 // The grants a token can carry.
 const (
-	GrantPublish   Grant = "publish"   // publish own streams
-	GrantSubscribe Grant = "subscribe" // play others' streams
-	GrantData      Grant = "data"      // send room messages and update own metadata
-	GrantAdmin     Grant = "admin"     // kick, mute and ban others, change room state
+	GrantPublish   Grant = "publish"   // publish own streams and set their mute states
+	GrantSubscribe Grant = "subscribe" // subscribe to streams
+	GrantData      Grant = "data"      // send room messages, set and delete room attributes
+	GrantAdmin     Grant = "admin"     // kick (and ban) others, close the room
 )
 
 var knownGrants = []Grant{GrantPublish, GrantSubscribe, GrantData, GrantAdmin}

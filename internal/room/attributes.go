@@ -20,7 +20,7 @@ func (m *Member) SetAttributes(attrs map[string]string, notify *protocol.Notific
 		return nil, protocol.Errorf(protocol.CodeAttributeLimit, "%d attributes in one request, a room holds at most %d", len(attrs), cfg.MaxAttributes)
 	}
 	for k, v := range attrs {
-		if err := checkText("attribute key", k, cfg.MaxAttributeKeyBytes, true); err != nil {
+		if err := checkText("attribute key", k, cfg.MaxAttributeKeyBytes, true, protocol.CodeAttributeLimit); err != nil {
 			return nil, err
 		}
 		if len(v) > cfg.MaxAttributeValueBytes {
@@ -124,7 +124,7 @@ func (m *Member) checkNotify(n *protocol.Notification) error {
 		return nil
 	}
 	cfg := m.room.m.cfg
-	if err := checkText("notify.name", n.Name, cfg.MaxMessageNameBytes, true); err != nil {
+	if err := checkText("notify.name", n.Name, cfg.MaxMessageNameBytes, true, protocol.CodeMessageTooLarge); err != nil {
 		return err
 	}
 	if len(n.Content) > cfg.MaxMessageContentBytes {
@@ -134,13 +134,13 @@ func (m *Member) checkNotify(n *protocol.Notification) error {
 }
 
 // checkText validates a short label: valid UTF-8, no control characters,
-// within limit bytes, and non-empty when required.
-func checkText(field, s string, limit int, required bool) error {
+// within limit bytes (else tooLong), and non-empty when required.
+func checkText(field, s string, limit int, required bool, tooLong protocol.Code) error {
 	if required && s == "" {
 		return protocol.Errorf(protocol.CodeInvalidField, "%s is empty", field)
 	}
 	if len(s) > limit {
-		return protocol.Errorf(protocol.CodeInvalidField, "%s is %d bytes, the limit is %d", field, len(s), limit)
+		return protocol.Errorf(tooLong, "%s is %d bytes, the limit is %d", field, len(s), limit)
 	}
 	if !utf8.ValidString(s) {
 		return protocol.Errorf(protocol.CodeInvalidField, "%s is not valid UTF-8", field)

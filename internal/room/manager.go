@@ -286,8 +286,9 @@ func (m *Manager) CloseRoom(app ids.AppID, roomID ids.RoomID, by ids.UserID, rea
 	return nil
 }
 
-// Shutdown closes every room without events to clients (the server tells
-// them it is going away) and refuses new joins.
+// Shutdown refuses new joins and stops the rooms' timers, for a server that
+// is exiting: rooms are not closed one by one, and clients get no room
+// events (the server tells them it is going away).
 func (m *Manager) Shutdown() {
 	m.mu.Lock()
 	m.closed = true

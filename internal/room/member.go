@@ -110,7 +110,12 @@ func (m *Member) Publish(tag ids.Tag, media protocol.MediaType) (protocol.Stream
 	}
 	r := m.room
 	sid := ids.Stream(m.id.User, tag)
-	if _, ok := r.streams[sid]; ok {
+	if other, ok := r.streams[sid]; ok {
+		if other.UserID != m.id.User {
+			// "a"+"b_c" and "a_b"+"c" make the same id; ids must stay unique.
+			return protocol.Stream{}, protocol.Errorf(protocol.CodeStreamExists,
+				"stream id %s is taken by user %s's stream with tag %q; publish with another tag", sid, other.UserID, other.Tag)
+		}
 		return protocol.Stream{}, protocol.Errorf(protocol.CodeStreamExists, "stream %s (tag %q) is already published", sid, tag)
 	}
 	if len(m.tags) >= r.m.cfg.MaxStreamsPerParticipant {
@@ -199,7 +204,7 @@ func (m *Member) Subscribe(streams []ids.StreamID) ([]ids.StreamID, error) {
 		}
 	}
 	if limit := m.room.m.cfg.MaxSubscriptions; len(m.subs)+added > limit {
-		return nil, protocol.Errorf(protocol.CodeInvalidField, "subscribing to %d more streams would exceed the limit of %d", added, limit)
+		return nil, protocol.Errorf(protocol.CodeTooManySubs, "subscribing to %d more streams would exceed the limit of %d", added, limit)
 	}
 	for _, s := range streams {
 		m.subs[s] = struct{}{}
@@ -224,7 +229,7 @@ func (m *Member) Unsubscribe(streams []ids.StreamID) ([]ids.StreamID, error) {
 // listed users (who must all be in the room). It returns the message id.
 func (m *Member) SendMessage(name, content string, to []ids.UserID) (string, error) {
 	cfg := m.room.m.cfg
-	if err := checkText("name", name, cfg.MaxMessageNameBytes, true); err != nil {
+	if err := checkText("name", name, cfg.MaxMessageNameBytes, true, protocol.CodeMessageTooLarge); err != nil {
 		return "", err
 	}
 	if len(content) > cfg.MaxMessageContentBytes {
@@ -255,7 +260,11 @@ func (m *Member) SendMessage(name, content string, to []ids.UserID) (string, err
 	}
 	var only []ids.UserID
 	if len(to) > 0 {
-		only = slices.Clone(to)
+		// Never back to the sender, even if listed.
+		only = slices.DeleteFunc(slices.Clone(to), func(u ids.UserID) bool { return u == m.id.User })
+		if len(only) == 0 {
+			return "", protocol.Errorf(protocol.CodeInvalidField, "to lists only yourself")
+		}
 	}
 	m.room.emit(protocol.EvMessage, ev, m.id.User, only)
 	return ev.ID, nil
@@ -268,8 +277,8 @@ func (m *Member) Kick(ctx context.Context, user ids.UserID, ban time.Duration, r
 	if err := user.Validate(); err != nil {
 		return protocol.Errorf(protocol.CodeInvalidField, "%v", err)
 	}
-	if len(reason) > 256 {
-		return protocol.Errorf(protocol.CodeInvalidField, "reason is %d bytes, the limit is 256", len(reason))
+	if err := checkReason(reason); err != nil {
+		return err
 	}
 	if err := m.lock(); err != nil {
 		return err
@@ -296,8 +305,8 @@ func (m *Member) Kick(ctx context.Context, user ids.UserID, ban time.Duration, r
 
 // CloseRoom ends the room for everyone, the caller included.
 func (m *Member) CloseRoom(reason string) error {
-	if len(reason) > 256 {
-		return protocol.Errorf(protocol.CodeInvalidField, "reason is %d bytes, the limit is 256", len(reason))
+	if err := checkReason(reason); err != nil {
+		return err
 	}
 	if err := m.lock(); err != nil {
 		return err
@@ -309,6 +318,13 @@ func (m *Member) CloseRoom(reason string) error {
 	}
 	m.room.close(m.id.User, reason)
 	return nil
+}
+
+// MaxReasonBytes bounds the reason of a kick or a room close.
+const MaxReasonBytes = 256
+
+func checkReason(reason string) error {
+	return checkText("reason", reason, MaxReasonBytes, false, protocol.CodeInvalidField)
 }
 
 func truncate(s string, n int) string {

@@ -556,3 +556,56 @@ func TestConcurrentUse(t *testing.T) {
 		t.Fatalf("counts = %+v", c)
 	}
 }
+
+func TestStreamIDCollisionBetweenUsers(t *testing.T) {
+	m, _ := newManager(t, Config{})
+	a, _, _ := join(t, m, "a", "r1", all)
+	ab, _, _ := join(t, m, "a_b", "r1", all)
+	if _, err := a.Publish("b_c", protocol.MediaAudio); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ab.Publish("c", protocol.MediaAudio)
+	wantCode(t, err, protocol.CodeStreamExists)
+	if !strings.Contains(err.Error(), "taken by user a") {
+		t.Fatalf("message does not explain: %v", err)
+	}
+}
+
+func TestPrivateMessageNeverReturnsToSender(t *testing.T) {
+	m, _ := newManager(t, Config{})
+	a, arec, _ := join(t, m, "a", "r1", all)
+	_, brec, _ := join(t, m, "b", "r1", all)
+	if _, err := a.SendMessage("dm", "x", []ids.UserID{"a", "b"}); err != nil {
+		t.Fatal(err)
+	}
+	if brec.last().Name != protocol.EvMessage {
+		t.Fatal("b did not get the message")
+	}
+	if l := arec.last(); l.Name == protocol.EvMessage {
+		t.Fatal("sender got its own message")
+	}
+	_, err := a.SendMessage("dm", "x", []ids.UserID{"a"})
+	wantCode(t, err, protocol.CodeInvalidField)
+}
+
+func TestLimitCodes(t *testing.T) {
+	m, _ := newManager(t, Config{MaxSubscriptions: 1})
+	a, _, _ := join(t, m, "a", "r1", all|GrantAdmin)
+	b, _, _ := join(t, m, "b", "r1", all)
+	b.Publish("", protocol.MediaAudio)
+	b.Publish("x", protocol.MediaAudio)
+	if _, err := a.Subscribe([]ids.StreamID{"b_main"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := a.Subscribe([]ids.StreamID{"b_x"})
+	wantCode(t, err, protocol.CodeTooManySubs)
+	_, err = a.SendMessage(strings.Repeat("n", 129), "", nil)
+	wantCode(t, err, protocol.CodeMessageTooLarge)
+	_, err = a.SetAttributes(map[string]string{strings.Repeat("k", 129): "v"}, nil)
+	wantCode(t, err, protocol.CodeAttributeLimit)
+	wantCode(t, a.Kick(context.Background(), "b", time.Minute, "bad\x00reason"), protocol.CodeInvalidField)
+	wantCode(t, a.CloseRoom(strings.Repeat("r", 257)), protocol.CodeInvalidField)
+	if _, ok := m.Room(app, "r1"); !ok {
+		t.Fatal("refused close closed the room")
+	}
+}

@@ -35,9 +35,13 @@ type conn struct {
 	messages bucket
 	limited  int // consecutive rate-limited requests
 
-	mu        sync.Mutex
-	session   *session
-	out       [][]byte
+	mu      sync.Mutex
+	session *session
+	out     [][]byte
+	// busy is set while the read loop runs a request: a close requested
+	// meanwhile (the request removed its own session: leave, close_room)
+	// waits for the request's response to be queued.
+	busy      bool
 	closing   bool
 	closeCode websocket.StatusCode
 	closeMsg  string
@@ -148,7 +152,18 @@ func (c *conn) readLoop() {
 			c.reply(req.ID, nil, perr)
 			continue
 		}
+		c.setBusy(true)
 		c.dispatch(req)
+		c.setBusy(false)
+	}
+}
+
+func (c *conn) setBusy(b bool) {
+	c.mu.Lock()
+	c.busy = b
+	c.mu.Unlock()
+	if !b {
+		c.wake()
 	}
 }
 
@@ -241,9 +256,9 @@ func (c *conn) write(frame []byte) error {
 // left to write and no join/resume response is still to come.
 func (c *conn) readyToClose() (websocket.StatusCode, string, bool) {
 	c.mu.Lock()
-	closing, code, msg, s, queued := c.closing, c.closeCode, c.closeMsg, c.session, len(c.out)
+	closing, code, msg, s, queued, busy := c.closing, c.closeCode, c.closeMsg, c.session, len(c.out), c.busy
 	c.mu.Unlock()
-	if !closing || queued > 0 || (s != nil && !s.idle(c)) {
+	if !closing || busy || queued > 0 || (s != nil && !s.idle(c)) {
 		return 0, "", false
 	}
 	return code, msg, true

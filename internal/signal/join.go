@@ -147,6 +147,14 @@ func (c *conn) handleResume(req protocol.Request) {
 	s.release()
 }
 
+// toProtocolError is protocolError that passes nil through.
+func (h *Handler) toProtocolError(err error, op string) *protocol.Error {
+	if err == nil {
+		return nil
+	}
+	return h.protocolError(err, op)
+}
+
 // protocolError turns an error from the room or the store into the
 // protocol's form; unexpected errors are logged and reported as internal.
 func (h *Handler) protocolError(err error, op string) *protocol.Error {

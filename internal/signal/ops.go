@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/minirtc/minirtc/internal/store"
 	"github.com/minirtc/minirtc/pkg/ids"
 	"github.com/minirtc/minirtc/pkg/protocol"
@@ -16,17 +14,19 @@ import (
 // opFunc runs one operation of a joined session.
 type opFunc func(ctx context.Context, s *session, data json.RawMessage) (any, error)
 
-// opSpec describes an operation: how to run it and whether it counts
-// against the message rate limit.
+// opSpec describes an operation: how to run it, whether it counts against
+// the message rate limit, and whether it may simply run again when a client
+// retries it (so its response need not be cached for resume).
 type opSpec struct {
-	run     opFunc
-	message bool
+	run        opFunc
+	message    bool
+	repeatable bool
 }
 
 // ops are the operations available once joined (join and resume are
 // handled before, since they create the session).
 var ops = map[string]opSpec{
-	protocol.OpPing:             {run: opPing},
+	protocol.OpPing:             {run: opPing, repeatable: true},
 	protocol.OpLeave:            {run: opLeave},
 	protocol.OpPublish:          {run: opPublish},
 	protocol.OpUnpublish:        {run: opUnpublish},
@@ -34,7 +34,7 @@ var ops = map[string]opSpec{
 	protocol.OpUnsubscribe:      {run: opUnsubscribe},
 	protocol.OpMute:             {run: opMute},
 	protocol.OpSetAttributes:    {run: opSetAttributes, message: true},
-	protocol.OpGetAttributes:    {run: opGetAttributes},
+	protocol.OpGetAttributes:    {run: opGetAttributes, repeatable: true},
 	protocol.OpDeleteAttributes: {run: opDeleteAttributes, message: true},
 	protocol.OpSendMessage:      {run: opSendMessage, message: true},
 	protocol.OpReport:           {run: opReport},
@@ -71,8 +71,11 @@ func (c *conn) dispatch(req protocol.Request) {
 		c.reply(req.ID, nil, protocol.Errorf(protocol.CodeNotJoined, "%s needs a session: send join (or resume) first", req.Op))
 		return
 	}
-	if spec.message && !c.messages.take(c.h.now()) {
-		c.reply(req.ID, nil, protocol.Errorf(protocol.CodeRateLimited, "more than %g messages and attribute changes per second", c.h.cfg.MessageRate))
+	if spec.repeatable {
+		// Answered without touching the response cache: a session that
+		// pings for hours must not fill it with ping answers.
+		data, err := spec.run(c.ctx, s, req.Data)
+		c.reply(req.ID, data, c.h.toProtocolError(err, req.Op))
 		return
 	}
 	cached, skip := s.begin(req.ID)
@@ -83,18 +86,20 @@ func (c *conn) dispatch(req protocol.Request) {
 	if skip {
 		return // the first copy is still running; its response will come
 	}
-	if req.Op == protocol.OpLeave {
-		s.setLeaving()
+	// Checked after the cache, so that a retry of an answered message is
+	// never refused; the refusal itself is not cached, so the same request
+	// may be sent again later.
+	if spec.message && !c.messages.take(c.h.now()) {
+		s.abandon(req.ID)
+		c.reply(req.ID, nil, protocol.Errorf(protocol.CodeRateLimited,
+			"more than %g messages and attribute changes per second", c.h.cfg.MessageRate))
+		return
 	}
 	data, err := spec.run(c.ctx, s, req.Data)
-	var perr *protocol.Error
-	if err != nil {
-		perr = c.h.protocolError(err, req.Op)
-	}
+	perr := c.h.toProtocolError(err, req.Op)
 	s.respond(req.ID, c.h.encodeResponse(req.ID, data, perr))
 	if req.Op == protocol.OpLeave && perr == nil {
 		c.log.Info("left")
-		c.closeAfterFlush(websocket.StatusNormalClosure, "left")
 	}
 }
 

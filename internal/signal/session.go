@@ -56,7 +56,6 @@ type session struct {
 	removed   bool
 	closeCode websocket.StatusCode
 	closeMsg  string
-	leaving   bool // the client asked to leave: the leave handler closes
 	// overflowed: a connected client fell ReplayEvents behind; the session
 	// is expired rather than buffering without bound.
 	overflowed bool
@@ -75,8 +74,8 @@ func newSession(h *Handler, identity room.Identity, roomID ids.RoomID, c *conn) 
 		conn:     c,
 		firstSeq: 1,
 		hold:     true,
-		resp:     make(map[string][]byte),
-		inflight: make(map[string]bool),
+		// resp and inflight are made on first use: most sessions of an
+		// idle room never need them.
 	}
 	s.touch(h.now())
 	return s
@@ -145,10 +144,10 @@ func (s *session) Removed() {
 	if s.closeCode == 0 {
 		s.closeCode, s.closeMsg = websocket.StatusNormalClosure, "left"
 	}
-	c, leaving := s.conn, s.leaving
+	c := s.conn
 	code, msg := s.closeCode, s.closeMsg
 	s.mu.Unlock()
-	if c != nil && !leaving {
+	if c != nil {
 		c.closeAfterFlush(code, msg)
 	}
 	s.h.sessionRemoved(s)
@@ -227,8 +226,18 @@ func (s *session) begin(id string) (cached []byte, skip bool) {
 	if s.inflight[id] {
 		return nil, true
 	}
+	if s.inflight == nil {
+		s.inflight = make(map[string]bool)
+	}
 	s.inflight[id] = true
 	return nil, false
+}
+
+// abandon forgets a request begun but not run (refused before running).
+func (s *session) abandon(id string) {
+	s.mu.Lock()
+	delete(s.inflight, id)
+	s.mu.Unlock()
 }
 
 // respond caches a response and sends it on the attached connection (if
@@ -237,6 +246,9 @@ func (s *session) respond(id string, frame []byte) {
 	s.mu.Lock()
 	delete(s.inflight, id)
 	if _, ok := s.resp[id]; !ok {
+		if s.resp == nil {
+			s.resp = make(map[string][]byte)
+		}
 		if len(s.respIDs) >= responseCacheSize {
 			delete(s.resp, s.respIDs[0])
 			s.respIDs = s.respIDs[1:]
@@ -288,12 +300,6 @@ func (s *session) isRemoved() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.removed
-}
-
-func (s *session) setLeaving() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.leaving = true
 }
 
 func (s *session) attached() *conn {

@@ -133,8 +133,8 @@ func TestBadFramesKeepTheConnectionUsable(t *testing.T) {
 	// A frame over the limit is refused; the connection lives on.
 	big := `{"id":"big","op":"ping","data":{"pad":"` + strings.Repeat("x", protocol.MaxFrameBytes) + `"}}`
 	c.sendFrame([]byte(big))
-	if f := c.read(); f.Code != protocol.CodeFrameTooLarge {
-		t.Errorf("big frame: code %d", f.Code)
+	if f := c.read(); f.Code != protocol.CodeFrameTooLarge || f.ID != "big" {
+		t.Errorf("big frame: code %d, id %q", f.Code, f.ID)
 	}
 	c.join(env.Token(t, "u1", ""), "r1")
 	c.wantCode(protocol.OpJoin, protocol.JoinRequest{Token: env.Token(t, "u1", ""), Room: "r1"}, protocol.CodeAlreadyJoined)
@@ -412,5 +412,27 @@ func TestShutdownSaysGoingAway(t *testing.T) {
 	// New connections are refused.
 	if _, err := net.DialTimeout("tcp", strings.TrimPrefix(env.HTTP, "http://"), time.Second); err == nil {
 		t.Log("listener still accepting TCP (refused at HTTP level)")
+	}
+}
+
+// An operation that ends the caller's own session (close_room, leave) must
+// still deliver its response before the connection closes.
+func TestSelfEndingOperationsAlwaysAnswer(t *testing.T) {
+	env := servertest.Start(t, nil)
+	for i := 0; i < 40; i++ {
+		room := "r" + string(rune('a'+i%26)) + strings.Repeat("x", i/26)
+		c := dialRaw(t, env.URL)
+		c.join(env.Token(t, "admin", "", auth.GrantAdmin), room)
+		if i%2 == 0 {
+			c.ok(protocol.OpCloseRoom, nil, nil)
+			if code := c.closedWith(); code != 4004 {
+				t.Fatalf("close_room: closed with %d", code)
+			}
+		} else {
+			c.ok(protocol.OpLeave, nil, nil)
+			if code := c.closedWith(); code != websocket.StatusNormalClosure {
+				t.Fatalf("leave: closed with %d", code)
+			}
+		}
 	}
 }

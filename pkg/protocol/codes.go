@@ -36,10 +36,11 @@ const (
 	CodeUserNotFound    Code = 3003 // no such user in the room
 	CodeStreamExists    Code = 3004 // a stream with this tag is already published
 	CodeStreamNotFound  Code = 3005 // no such stream (not published, or unknown)
-	CodeAttributeLimit  Code = 3006 // room attribute limits exceeded
-	CodeMessageTooLarge Code = 3007 // message name or content over its limit
+	CodeAttributeLimit  Code = 3006 // room attribute limits exceeded (count, key or value size, total size)
+	CodeMessageTooLarge Code = 3007 // message (or notification) name or content over its limit
 	CodeTooManyStreams  Code = 3008 // the participant publishes its maximum number of streams
 	CodeRoomClosed      Code = 3009 // the room was closed
+	CodeTooManySubs     Code = 3010 // the participant subscribes to its maximum number of streams
 	CodeInternal        Code = 5001 // unexpected server error; the request may be retried
 	CodeGoingAway       Code = 5002 // the server is shutting down; reconnect later
 )
@@ -71,6 +72,7 @@ var codeText = map[Code]string{
 	CodeMessageTooLarge: "message too large",
 	CodeTooManyStreams:  "too many streams",
 	CodeRoomClosed:      "room closed",
+	CodeTooManySubs:     "too many subscriptions",
 	CodeInternal:        "internal error",
 	CodeGoingAway:       "server going away",
 }

@@ -72,6 +72,7 @@ type Event struct {
 func DecodeRequest(frame []byte) (Request, *Error) {
 	var req Request
 	if len(frame) > MaxFrameBytes {
+		req.ID = peekID(frame)
 		return req, Errorf(CodeFrameTooLarge, "frame is %d bytes, the limit is %d", len(frame), MaxFrameBytes)
 	}
 	trimmed := bytes.TrimLeft(frame, " \t\r\n")
@@ -111,6 +112,34 @@ func DecodeRequest(frame []byte) (Request, *Error) {
 	}
 	req.Data = raw.Data
 	return req, nil
+}
+
+// peekID finds the top-level "id" of an over-long frame without decoding
+// the rest into memory, so the error response can name the request. It
+// gives up ("") on anything unusual.
+func peekID(frame []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(frame))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return ""
+	}
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		if key == "id" {
+			var id string
+			if dec.Decode(&id) != nil || len(id) > MaxRequestIDLen {
+				return ""
+			}
+			return id
+		}
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return ""
+		}
+	}
+	return ""
 }
 
 // DecodeData unmarshals a request's data into v. Unknown fields are ignored

@@ -4,6 +4,9 @@ import "github.com/minirtc/minirtc/pkg/ids"
 
 // Events the server sends (the "event" of an event frame). An event about
 // something a user did is not sent to that user: the response told it.
+// Exceptions: room_closed goes to everyone, the closer included, and an
+// admin who kicks someone receives the stream_unpublished and user_left
+// that follow (the kick response carries no room state).
 const (
 	EvUserJoined         = "user_joined"
 	EvUserLeft           = "user_left"

@@ -91,8 +91,7 @@ type JoinRequest struct {
 	Protocol int        `json:"protocol,omitempty"` // 0 means Version
 }
 
-// JoinResponse is the data answering "join" (and, with Resumed set,
-// "resume").
+// JoinResponse is the data answering "join".
 type JoinResponse struct {
 	Protocol    int           `json:"protocol"`
 	SessionID   ids.SessionID `json:"session_id"`
