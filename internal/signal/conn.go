@@ -1,6 +1,7 @@
 package signal
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -29,6 +30,13 @@ type conn struct {
 	cancel context.CancelFunc
 	wakeCh chan struct{}
 	done   chan struct{} // closed when the writer has finished
+	// watchdog closes the socket when one write takes longer than
+	// WriteTimeout. One reusable timer instead of a context per frame:
+	// per-frame contexts (and the AfterFunc the WebSocket library
+	// registers for each cancellable one) were three quarters of the
+	// server's garbage under message load, and the GC cycles they caused
+	// were the p99 (docs/benchmarks.md §4).
+	watchdog *time.Timer
 
 	// Used by the read loop only.
 	requests bucket
@@ -50,7 +58,7 @@ type conn struct {
 func newConn(h *Handler, ws *websocket.Conn, log *slog.Logger) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	now := h.now()
-	return &conn{
+	c := &conn{
 		h:        h,
 		ws:       ws,
 		log:      log,
@@ -58,9 +66,15 @@ func newConn(h *Handler, ws *websocket.Conn, log *slog.Logger) *conn {
 		cancel:   cancel,
 		wakeCh:   make(chan struct{}, 1),
 		done:     make(chan struct{}),
+		watchdog: time.AfterFunc(time.Hour, func() { _ = ws.CloseNow() }),
 		requests: newBucket(h.cfg.RequestRate, h.cfg.RequestBurst, now),
 		messages: newBucket(h.cfg.MessageRate, h.cfg.MessageBurst, now),
 	}
+	c.watchdog.Stop()
+	// Reads and writes use context.Background (see watchdog); cancelling
+	// the connection's context unblocks them by closing the socket.
+	context.AfterFunc(ctx, func() { _ = ws.CloseNow() })
+	return c
 }
 
 func (c *conn) wake() {
@@ -121,41 +135,68 @@ func (c *conn) serve() {
 }
 
 func (c *conn) readLoop() {
+	buf := new(bytes.Buffer)
 	for {
-		typ, frame, err := c.ws.Read(c.ctx)
+		typ, frame, err := c.readFrame(buf)
 		if err != nil {
 			c.logReadEnd(err)
 			return
 		}
-		now := c.h.now()
-		if s := c.currentSession(); s != nil {
-			s.touch(now)
+		if !c.handleFrame(typ, frame) {
+			return
 		}
-		if typ != websocket.MessageText {
-			c.reply("", nil, protocol.Errorf(protocol.CodeMalformed, "binary frames are not part of the protocol; send JSON text"))
-			continue
+		if buf.Cap() > 64<<10 {
+			buf = new(bytes.Buffer) // do not keep what one big frame grew
 		}
-		if !c.requests.take(now) {
-			c.limited++
-			if c.limited > 4*c.h.cfg.RequestBurst {
-				c.log.Warn("closing connection that keeps exceeding the request rate")
-				_ = c.ws.Close(websocket.StatusPolicyViolation, "rate limit exceeded")
-				return
-			}
-			req, _ := protocol.DecodeRequest(frame)
-			c.reply(req.ID, nil, protocol.Errorf(protocol.CodeRateLimited, "more than %g requests per second", c.h.cfg.RequestRate))
-			continue
-		}
-		c.limited = 0
-		req, perr := protocol.DecodeRequest(frame)
-		if perr != nil {
-			c.reply(req.ID, nil, perr)
-			continue
-		}
-		c.setBusy(true)
-		c.dispatch(req)
-		c.setBusy(false)
 	}
+}
+
+// readFrame reads one message into buf, reusing its memory: nothing keeps a
+// reference to a frame once it has been handled (decoding copies).
+func (c *conn) readFrame(buf *bytes.Buffer) (websocket.MessageType, []byte, error) {
+	typ, r, err := c.ws.Reader(context.Background())
+	if err != nil {
+		return 0, nil, err
+	}
+	buf.Reset()
+	if _, err := buf.ReadFrom(r); err != nil {
+		return 0, nil, err
+	}
+	return typ, buf.Bytes(), nil
+}
+
+// handleFrame applies the rate limit, decodes and runs one request. It
+// returns false when the connection must end.
+func (c *conn) handleFrame(typ websocket.MessageType, frame []byte) bool {
+	now := c.h.now()
+	if s := c.currentSession(); s != nil {
+		s.touch(now)
+	}
+	if typ != websocket.MessageText {
+		c.reply("", nil, protocol.Errorf(protocol.CodeMalformed, "binary frames are not part of the protocol; send JSON text"))
+		return true
+	}
+	if !c.requests.take(now) {
+		c.limited++
+		if c.limited > 4*c.h.cfg.RequestBurst {
+			c.log.Warn("closing connection that keeps exceeding the request rate")
+			_ = c.ws.Close(websocket.StatusPolicyViolation, "rate limit exceeded")
+			return false
+		}
+		req, _ := protocol.DecodeRequest(frame)
+		c.reply(req.ID, nil, protocol.Errorf(protocol.CodeRateLimited, "more than %g requests per second", c.h.cfg.RequestRate))
+		return true
+	}
+	c.limited = 0
+	req, perr := protocol.DecodeRequest(frame)
+	if perr != nil {
+		c.reply(req.ID, nil, perr)
+		return true
+	}
+	c.setBusy(true)
+	c.dispatch(req)
+	c.setBusy(false)
+	return true
 }
 
 func (c *conn) setBusy(b bool) {
@@ -247,9 +288,10 @@ func (c *conn) writePending() (bool, error) {
 }
 
 func (c *conn) write(frame []byte) error {
-	ctx, cancel := context.WithTimeout(c.ctx, c.h.cfg.WriteTimeout)
-	defer cancel()
-	return c.ws.Write(ctx, websocket.MessageText, frame)
+	c.watchdog.Reset(c.h.cfg.WriteTimeout)
+	err := c.ws.Write(context.Background(), websocket.MessageText, frame)
+	c.watchdog.Stop()
+	return err
 }
 
 // readyToClose reports whether a requested close may happen now: nothing is

@@ -2,7 +2,9 @@ package signal_test
 
 import (
 	"encoding/json"
+	"io"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -435,4 +437,54 @@ func TestSelfEndingOperationsAlwaysAnswer(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A client that stops reading must not hold up anyone else: its writes
+// time out, the server drops its connection (the session stays resumable),
+// and the sender's requests are answered as fast as before.
+func TestStalledReaderIsDroppedWithoutSlowingOthers(t *testing.T) {
+	env := servertest.Start(t, func(c *config.Config) {
+		c.Signal.WriteTimeout = 300 * time.Millisecond
+		c.Signal.MessageRate = 1000
+		c.Signal.MessageBurst = 1000
+		c.Signal.RequestRate = 1000
+		c.Signal.RequestBurst = 1000
+		c.Room.MaxMessageContentBytes = 60 << 10
+	})
+	stalled := dialRaw(t, env.URL)
+	stalled.join(env.Token(t, "stalled", ""), "r1")
+	sender := dialRaw(t, env.URL)
+	sender.join(env.Token(t, "sender", ""), "r1")
+	// From here on the stalled client reads nothing.
+	content := strings.Repeat("x", 60<<10-200)
+	deadline := time.Now().Add(20 * time.Second)
+	dropped := false
+	var slowest time.Duration
+	for !dropped && time.Now().Before(deadline) {
+		start := time.Now()
+		sender.ok(protocol.OpSendMessage, protocol.SendMessageRequest{Name: "n", Content: content}, nil)
+		slowest = max(slowest, time.Since(start))
+		dropped = strings.Contains(metricsText(t, env), "minirtc_connections 1\n")
+	}
+	if !dropped {
+		t.Fatal("the stalled connection was never dropped")
+	}
+	if slowest > 250*time.Millisecond {
+		t.Fatalf("a send took %v while the other client stalled", slowest)
+	}
+	// The session survives the dropped connection until its timeout.
+	if !strings.Contains(metricsText(t, env), "minirtc_sessions 2\n") {
+		t.Fatal("stalled session removed at once; it should wait for a resume")
+	}
+}
+
+func metricsText(t *testing.T, env *servertest.Env) string {
+	t.Helper()
+	resp, err := http.Get(env.HTTP + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }
