@@ -2,8 +2,8 @@
 # Installs what building and testing minirtc needs, when it is missing, on
 # Debian/Ubuntu. Prints the path of the go binary to use on its last line.
 #
-#   scripts/deps.sh build   Go (and gcc for cgo)
-#   scripts/deps.sh test    the above plus the test peers of the current issues
+#   scripts/deps.sh build   Go
+#   scripts/deps.sh test    Go, and gcc for the race detector (later issues add their test peers)
 #
 # Go comes from the Go module proxy as the official toolchain module
 # (golang.org/toolchain), because Debian's golang package is too old.
@@ -79,7 +79,8 @@ ensure_go() {
 what="${1:-build}"
 case "$what" in
   build)
-    apt_install gcc libc6-dev
+    # No C compiler needed: the SQLite driver is pure Go, and Go builds
+    # without cgo when it finds no compiler.
     ensure_go
     ;;
   test)

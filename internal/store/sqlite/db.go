@@ -66,7 +66,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
 	}
 	d := &DB{db: sqlDB, path: abs}
-	if err := d.db.PingContext(ctx); err != nil {
+	if err := d.firstConnect(ctx); err != nil {
 		sqlDB.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
 	}
@@ -75,6 +75,36 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	return d, nil
+}
+
+// firstConnect opens the first connection. On a new file that connection
+// switches the journal to WAL, which needs an exclusive lock SQLite does not
+// wait for with busy_timeout: when the CLI and the server open a fresh file
+// at the same moment, one of them gets SQLITE_BUSY. It retries for up to
+// about 5 s, like busy_timeout would.
+func (d *DB) firstConnect(ctx context.Context) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		err := d.db.PingContext(ctx)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// isBusy reports SQLITE_BUSY or SQLITE_LOCKED (any extended variant).
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	primary := se.Code() & 0xff
+	return primary == 5 || primary == 6
 }
 
 // dsn builds a file: URI so that any character in the path ('?', '#', '%',
