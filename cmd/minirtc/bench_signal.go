@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/minirtc/minirtc/internal/server"
 	"github.com/minirtc/minirtc/pkg/ids"
 	"github.com/minirtc/minirtc/pkg/protocol"
 )
@@ -340,7 +341,7 @@ func (r *signalRun) joinSummary(d time.Duration) joinsJSON {
 	return j
 }
 
-func memorySummary(before, after heapStats, conns int, idle time.Duration) *memoryJSON {
+func memorySummary(before, after server.HeapStats, conns int, idle time.Duration) *memoryJSON {
 	per := func(b, a uint64) float64 { return round2(float64(int64(a)-int64(b)) / float64(conns) / 1024) }
 	return &memoryJSON{
 		Conns:             conns,

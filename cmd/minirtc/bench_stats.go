@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/minirtc/minirtc/internal/server"
 )
 
 // histogram is a lock-free log-linear histogram of durations, in
@@ -172,15 +174,6 @@ func httpBase(wsURL string) (string, error) {
 	return u.Scheme + "://" + u.Host, nil
 }
 
-// heapStats mirrors the body of the server's /debug/heap.
-type heapStats struct {
-	HeapAllocBytes uint64 `json:"heap_alloc_bytes"`
-	HeapInuseBytes uint64 `json:"heap_inuse_bytes"`
-	StackInuse     uint64 `json:"stack_inuse_bytes"`
-	SysBytes       uint64 `json:"sys_bytes"`
-	Goroutines     int    `json:"goroutines"`
-}
-
 var errNoDebug = errors.New("the server does not serve /debug/heap")
 
 func (p *serverProbe) get(ctx context.Context, path string) (*http.Response, error) {
@@ -208,8 +201,8 @@ func (c cancelOnClose) Read(b []byte) (int, error) { return c.body.Read(b) }
 func (c cancelOnClose) Close() error               { err := c.body.Close(); c.cancel(); return err }
 
 // heap reads /debug/heap (the server runs a GC first).
-func (p *serverProbe) heap(ctx context.Context) (heapStats, error) {
-	var h heapStats
+func (p *serverProbe) heap(ctx context.Context) (server.HeapStats, error) {
+	var h server.HeapStats
 	resp, err := p.get(ctx, "/debug/heap")
 	if err != nil {
 		return h, err

@@ -54,9 +54,9 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(h)
 }
 
-// heapStats is the body of /debug/heap, read by `minirtc bench` to measure
+// HeapStats is the body of /debug/heap, read by `minirtc bench` to measure
 // memory per connection.
-type heapStats struct {
+type HeapStats struct {
 	HeapAllocBytes uint64 `json:"heap_alloc_bytes"`
 	HeapInuseBytes uint64 `json:"heap_inuse_bytes"`
 	StackInuse     uint64 `json:"stack_inuse_bytes"`
@@ -77,7 +77,7 @@ func mountDebug(mux *http.ServeMux) {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(heapStats{
+		_ = json.NewEncoder(w).Encode(HeapStats{
 			HeapAllocBytes: ms.HeapAlloc,
 			HeapInuseBytes: ms.HeapInuse,
 			StackInuse:     ms.StackInuse,
