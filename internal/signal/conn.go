@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -25,7 +26,7 @@ const maxEventsPerWake = 256
 type conn struct {
 	h      *Handler
 	ws     *websocket.Conn
-	log    *slog.Logger
+	log    atomic.Pointer[slog.Logger] // gains session fields at join; read by several goroutines
 	ctx    context.Context
 	cancel context.CancelFunc
 	wakeCh chan struct{}
@@ -61,7 +62,6 @@ func newConn(h *Handler, ws *websocket.Conn, log *slog.Logger) *conn {
 	c := &conn{
 		h:        h,
 		ws:       ws,
-		log:      log,
 		ctx:      ctx,
 		cancel:   cancel,
 		wakeCh:   make(chan struct{}, 1),
@@ -71,11 +71,14 @@ func newConn(h *Handler, ws *websocket.Conn, log *slog.Logger) *conn {
 		messages: newBucket(h.cfg.MessageRate, h.cfg.MessageBurst, now),
 	}
 	c.watchdog.Stop()
+	c.log.Store(log)
 	// Reads and writes use context.Background (see watchdog); cancelling
 	// the connection's context unblocks them by closing the socket.
 	context.AfterFunc(ctx, func() { _ = ws.CloseNow() })
 	return c
 }
+
+func (c *conn) logger() *slog.Logger { return c.log.Load() }
 
 func (c *conn) wake() {
 	select {
@@ -120,7 +123,7 @@ func (c *conn) serve() {
 	go c.writeLoop()
 	joinTimer := time.AfterFunc(c.h.cfg.JoinTimeout, func() {
 		if c.currentSession() == nil {
-			c.log.Info("closing connection that did not join in time", "timeout", c.h.cfg.JoinTimeout)
+			c.logger().Info("closing connection that did not join in time", "timeout", c.h.cfg.JoinTimeout)
 			c.closeAfterFlush(websocket.StatusPolicyViolation, "join timeout")
 		}
 	})
@@ -179,7 +182,7 @@ func (c *conn) handleFrame(typ websocket.MessageType, frame []byte) bool {
 	if !c.requests.take(now) {
 		c.limited++
 		if c.limited > 4*c.h.cfg.RequestBurst {
-			c.log.Warn("closing connection that keeps exceeding the request rate")
+			c.logger().Warn("closing connection that keeps exceeding the request rate")
 			_ = c.ws.Close(websocket.StatusPolicyViolation, "rate limit exceeded")
 			return false
 		}
@@ -211,11 +214,11 @@ func (c *conn) setBusy(b bool) {
 func (c *conn) logReadEnd(err error) {
 	switch {
 	case websocket.CloseStatus(err) == websocket.StatusNormalClosure, websocket.CloseStatus(err) == websocket.StatusGoingAway:
-		c.log.Debug("connection closed by client")
+		c.logger().Debug("connection closed by client")
 	case errors.Is(err, context.Canceled):
-		c.log.Debug("connection closed by server")
+		c.logger().Debug("connection closed by server")
 	default:
-		c.log.Debug("connection ended", "err", err)
+		c.logger().Debug("connection ended", "err", err)
 	}
 }
 
@@ -236,7 +239,7 @@ func (c *conn) writeLoop() {
 		for {
 			wrote, err := c.writePending()
 			if err != nil {
-				c.log.Debug("write failed; dropping connection", "err", err)
+				c.logger().Debug("write failed; dropping connection", "err", err)
 				c.cancel()
 				return
 			}

@@ -209,12 +209,13 @@ func (h *Handler) reap() {
 
 // expire removes a session's member with reason timeout.
 func (h *Handler) expire(s *session, why string) {
-	if s.isRemoved() {
-		return
+	m := s.memberOf()
+	if m == nil || s.isRemoved() {
+		return // not joined yet (an overflow during the join) or already out
 	}
 	h.log.Info("session expired", "session", s.id, "app", s.identity.App, "room", s.roomID, "user", s.identity.User, "why", why)
 	h.metrics.Timeouts.Inc()
-	s.member.Leave(protocol.ReasonTimeout)
+	m.Leave(protocol.ReasonTimeout)
 }
 
 // Shutdown tells every client the server is going away, closes their

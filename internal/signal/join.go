@@ -35,10 +35,10 @@ func (c *conn) handleJoin(req protocol.Request) {
 		c.reply(req.ID, nil, c.h.protocolError(jerr, "join"))
 		return
 	}
-	s.member = joined.Member
+	s.setMember(joined.Member)
 	c.h.register(s)
-	c.log = c.log.With("session", s.id, "app", identity.App, "room", jr.Room, "user", identity.User)
-	c.log.Info("joined")
+	c.log.Store(c.logger().With("session", s.id, "app", identity.App, "room", jr.Room, "user", identity.User))
+	c.logger().Info("joined")
 	others := joined.Others
 	if others == nil {
 		others = []protocol.Participant{}
@@ -135,8 +135,8 @@ func (c *conn) handleResume(req protocol.Request) {
 		old.closeAfterFlush(closeResumed, "session resumed on another connection")
 	}
 	c.h.metrics.Resumes.WithLabelValues("ok").Inc()
-	c.log = c.log.With("session", s.id, "app", s.identity.App, "room", s.roomID, "user", s.identity.User)
-	c.log.Info("resumed", "last_seq", rr.LastSeq, "replayed", replayed)
+	c.log.Store(c.logger().With("session", s.id, "app", s.identity.App, "room", s.roomID, "user", s.identity.User))
+	c.logger().Info("resumed", "last_seq", rr.LastSeq, "replayed", replayed)
 	c.reply(req.ID, &protocol.ResumeResponse{
 		SessionID:        s.id,
 		Replayed:         replayed,

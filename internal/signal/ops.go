@@ -99,7 +99,7 @@ func (c *conn) dispatch(req protocol.Request) {
 	perr := c.h.toProtocolError(err, req.Op)
 	s.respond(req.ID, c.h.encodeResponse(req.ID, data, perr))
 	if req.Op == protocol.OpLeave && perr == nil {
-		c.log.Info("left")
+		c.logger().Info("left")
 	}
 }
 

@@ -36,7 +36,7 @@ type session struct {
 	secret   string // second half of the resume token
 	identity room.Identity
 	roomID   ids.RoomID
-	member   *room.Member // set before the session is registered, never changed
+	member   *room.Member // set once, before the session is registered (setMember)
 	lastSeen atomic.Int64 // unix nanoseconds of the last frame from the client
 
 	mu sync.Mutex
@@ -294,6 +294,21 @@ func (s *session) detach(c *conn) {
 	if s.conn == c {
 		s.conn = nil
 	}
+}
+
+// setMember records the room member once the join succeeded. The read
+// loop that joined uses s.member directly afterwards; other goroutines
+// (the reaper, overflow handling) go through memberOf.
+func (s *session) setMember(m *room.Member) {
+	s.mu.Lock()
+	s.member = m
+	s.mu.Unlock()
+}
+
+func (s *session) memberOf() *room.Member {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.member
 }
 
 func (s *session) isRemoved() bool {
