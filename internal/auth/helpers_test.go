@@ -18,10 +18,9 @@ import (
 // t0 is the fixed "now" of these tests.
 var t0 = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
-const (
-	testApp    ids.AppID = "apptest0000000001"
-	testSecret           = "s3cret-s3cret-s3cret-s3cret-s3cret-s3cret0"
-)
+const testApp ids.AppID = "apptest0000000001"
+
+const testSecret = "s3cret-s3cret-s3cret-s3cret-s3cret-s3cret0"
 
 // fakeApps is an in-memory AppLookup that counts its calls.
 type fakeApps struct {

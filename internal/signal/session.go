@@ -316,9 +316,3 @@ func (s *session) isRemoved() bool {
 	defer s.mu.Unlock()
 	return s.removed
 }
-
-func (s *session) attached() *conn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.conn
-}
