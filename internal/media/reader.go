@@ -1,0 +1,184 @@
+package media
+
+import (
+	"context"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	"github.com/minirtc/minirtc/pkg/ids"
+)
+
+// Protocol names the egress a reader uses; stats count readers per protocol.
+type Protocol string
+
+// Egress protocols.
+const (
+	RTMP Protocol = "rtmp"
+	FLV  Protocol = "flv"
+)
+
+// Reader is one player's view of a stream: a bounded queue that the stream
+// fills as frames arrive and the egress drains with Read. Filling never
+// blocks; a reader that falls QueueFrames or QueueBytes behind loses its
+// queue and skips to the next keyframe, and the lost frames are counted.
+type Reader struct {
+	s      *Stream
+	proto  Protocol
+	viewer ids.UserID
+	remote string
+
+	notify chan struct{} // capacity 1: "the queue is not empty"
+	done   chan struct{} // closed by Close or when the stream ends
+
+	mu        sync.Mutex
+	q         []*Frame
+	qBytes    int
+	skipping  bool // dropping media until the next keyframe
+	countSkip bool // the skip is an overflow (counted), not the initial wait
+	ended     bool // the stream ended: Read returns io.EOF once q is empty
+	closeOnce sync.Once
+
+	dropped atomic.Int64
+	sent    atomic.Int64
+}
+
+// Protocol is the reader's egress.
+func (r *Reader) Protocol() Protocol { return r.proto }
+
+// Viewer is the user the play URL was issued to ("" for anonymous viewers).
+func (r *Reader) Viewer() ids.UserID { return r.viewer }
+
+// Key is the stream being read.
+func (r *Reader) Key() Key { return r.s.key }
+
+// Dropped is how many frames this reader lost to overflow.
+func (r *Reader) Dropped() int64 { return r.dropped.Load() }
+
+// Sent adds n bytes to what the egress wrote for this reader (bitrate out).
+func (r *Reader) Sent(n int) {
+	r.sent.Add(int64(n))
+	r.s.bytesOut.Add(int64(n))
+}
+
+// Done is closed when the reader is closed or its stream ended.
+func (r *Reader) Done() <-chan struct{} { return r.done }
+
+// Read waits until frames are queued and returns all of them, appended to
+// buf[:0]: hand the slice from the previous Read back as buf, so that
+// reading allocates nothing in the steady state. It returns io.EOF after the
+// last frame of an ended stream, and ctx's error if ctx ends first.
+func (r *Reader) Read(ctx context.Context, buf []*Frame) ([]*Frame, error) {
+	for {
+		r.mu.Lock()
+		if len(r.q) > 0 {
+			out := r.q
+			clear(buf[:cap(buf)]) // drop references to frames delivered last time
+			r.q = buf[:0]
+			r.qBytes = 0
+			r.mu.Unlock()
+			return out, nil
+		}
+		ended := r.ended
+		r.mu.Unlock()
+		if ended {
+			return buf[:0], io.EOF
+		}
+		select {
+		case <-r.notify:
+		case <-r.done:
+			// Pick up anything queued before the end.
+			r.mu.Lock()
+			r.ended = true
+			r.mu.Unlock()
+		case <-ctx.Done():
+			return buf[:0], ctx.Err()
+		}
+	}
+}
+
+// Pending reports whether frames are queued, without waiting: an egress can
+// use it to merge a little more into one write.
+func (r *Reader) Pending() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.q) > 0
+}
+
+// Close detaches the reader from its stream. It is safe to call more than once.
+func (r *Reader) Close() {
+	r.s.removeReader(r)
+	r.finish()
+}
+
+func (r *Reader) finish() {
+	r.closeOnce.Do(func() { close(r.done) })
+}
+
+// push queues f. It is called with the stream locked, for every frame.
+func (r *Reader) push(f *Frame, lim *Limits) {
+	r.mu.Lock()
+	if r.skipping {
+		switch {
+		case f.Config:
+			// Configs are never skipped: a decoder needs the current one.
+		case f.Kind == Video && f.Key, f.Kind == Audio && !r.s.hasVideo():
+			r.skipping = false
+		default:
+			if r.countSkip {
+				r.dropped.Add(1)
+				r.s.dropped.Add(1)
+			}
+			r.mu.Unlock()
+			return
+		}
+	}
+	if len(r.q) >= lim.ReaderQueueFrames || r.qBytes+len(f.Payload) > lim.ReaderQueueBytes {
+		r.overflowLocked()
+		if !f.Config && !(f.Kind == Video && f.Key) {
+			r.dropped.Add(1)
+			r.s.dropped.Add(1)
+			r.mu.Unlock()
+			return
+		}
+		r.skipping = false
+	}
+	r.q = append(r.q, f)
+	r.qBytes += len(f.Payload)
+	r.mu.Unlock()
+	select {
+	case r.notify <- struct{}{}:
+	default:
+	}
+}
+
+// overflowLocked drops the queue except configuration records and starts
+// skipping to the next keyframe.
+func (r *Reader) overflowLocked() {
+	kept := r.q[:0]
+	var lost int64
+	for _, f := range r.q {
+		if f.Config {
+			kept = append(kept, f)
+		} else {
+			lost++
+		}
+	}
+	clear(r.q[len(kept):])
+	r.q = kept
+	r.qBytes = 0
+	for _, f := range kept {
+		r.qBytes += len(f.Payload)
+	}
+	r.dropped.Add(lost)
+	r.s.dropped.Add(lost)
+	r.skipping, r.countSkip = true, true
+}
+
+// end marks the stream over: Read drains the queue, then returns io.EOF.
+func (r *Reader) end() {
+	r.mu.Lock()
+	r.ended = true
+	r.mu.Unlock()
+	r.finish()
+}

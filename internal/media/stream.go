@@ -1,0 +1,297 @@
+package media
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/minirtc/minirtc/pkg/ids"
+)
+
+// Stream is one published stream: its current publisher (if any), codec
+// configs, GOP cache and readers.
+type Stream struct {
+	h     *Hub
+	key   Key
+	owner ids.UserID
+	log   *slog.Logger
+
+	mu        sync.Mutex
+	want      struct{ video, audio bool }
+	pub       *Publisher
+	grace     *time.Timer
+	ended     bool
+	live      bool
+	info      Info
+	announced *Info // what Hooks.Live last heard
+	vcfg      *Frame
+	acfg      *Frame
+	sawKey    bool
+	firstAt   time.Time
+	lastDTS   int64 // newest DTS delivered, -1 before any
+	gop       []*Frame
+	gopBytes  int
+	gopValid  bool
+	readers   map[*Reader]struct{}
+	perProto  map[Protocol]int
+	rate      rateWindow
+
+	dropped  atomic.Int64
+	bytesIn  atomic.Int64
+	bytesOut atomic.Int64
+}
+
+func newStream(h *Hub, tk PushTicket) *Stream {
+	s := &Stream{h: h, key: tk.Key, owner: tk.User, lastDTS: -1, readers: map[*Reader]struct{}{}, perProto: map[Protocol]int{}}
+	s.want.video, s.want.audio = tk.Video, tk.Audio
+	s.log = h.log.With("app", tk.App, "room", tk.Room, "stream", tk.Stream)
+	return s
+}
+
+// hasVideo reports whether the stream carries video (a reader of an
+// audio-only stream resumes on any frame). Called with s.mu held.
+func (s *Stream) hasVideo() bool { return s.vcfg != nil }
+
+// attach makes p the stream's publisher.
+func (s *Stream) attach(tk PushTicket, remote string) (*Publisher, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return nil, Refuse(ReasonNotPublished, fmt.Sprintf("stream %s just ended; publish again", s.key.Stream))
+	}
+	if tk.User != s.owner {
+		return nil, Refuse(ReasonBusy, fmt.Sprintf("stream %s belongs to %s", s.key.Stream, s.owner))
+	}
+	now := s.h.now()
+	if old := s.pub; old != nil {
+		if quiet := now.Sub(old.lastFrameAt()); quiet < s.h.lim.StaleAfter {
+			return nil, Refuse(ReasonBusy, fmt.Sprintf("stream %s is being pushed from %s; one pusher per stream", s.key.Stream, old.remote))
+		}
+		s.log.Info("media: replacing a quiet pusher", "old_remote", old.remote, "new_remote", remote)
+		old.cut()
+	}
+	if s.grace != nil {
+		s.grace.Stop()
+		s.grace = nil
+		s.log.Info("media: pusher reconnected within the grace", "remote", remote)
+	}
+	s.want.video, s.want.audio = tk.Video, tk.Audio
+	p := &Publisher{s: s, remote: remote, tl: NewTimeline(s.lastDTS), done: make(chan struct{})}
+	p.touch(now)
+	s.pub = p
+	return p, nil
+}
+
+// detach is called when p's connection ends: the stream waits for the grace
+// before it is over.
+func (s *Stream) detach(p *Publisher) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pub != p || s.ended {
+		return
+	}
+	s.pub = nil
+	s.grace = time.AfterFunc(s.h.lim.UnpublishGrace, func() {
+		s.mu.Lock()
+		stale := s.pub != nil || s.ended
+		s.mu.Unlock()
+		if !stale {
+			s.log.Info("media: push did not resume within the grace; stream ends", "grace", s.h.lim.UnpublishGrace)
+			s.end(true)
+		}
+	})
+}
+
+// end finishes the stream: the publisher is cut, readers drain and get EOF.
+// With notify, the rooms hear about it through Hooks.Ended.
+func (s *Stream) end(notify bool) {
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return
+	}
+	s.ended = true
+	if s.grace != nil {
+		s.grace.Stop()
+		s.grace = nil
+	}
+	p := s.pub
+	s.pub = nil
+	readers := make([]*Reader, 0, len(s.readers))
+	for r := range s.readers {
+		readers = append(readers, r)
+	}
+	s.readers = map[*Reader]struct{}{}
+	s.perProto = map[Protocol]int{}
+	s.gop = nil
+	s.mu.Unlock()
+
+	if p != nil {
+		p.cut()
+	}
+	for _, r := range readers {
+		r.end()
+		s.h.readerGone()
+	}
+	s.h.forget(s)
+	if notify {
+		s.h.hooks.Ended(s.key, s.owner)
+	}
+}
+
+// write takes one frame from the current publisher into the cache and every
+// reader. It reports whether the stream just became live (or changed info).
+func (s *Stream) write(p *Publisher, f *Frame) (announce bool, info Info, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pub != p {
+		return false, Info{}, errCut
+	}
+	now := s.h.now()
+	if s.firstAt.IsZero() {
+		s.firstAt = now
+	}
+	if f.Config {
+		if err := s.setConfigLocked(f); err != nil {
+			return false, Info{}, err
+		}
+	} else if (f.Kind == Video && s.vcfg == nil) || (f.Kind == Audio && s.acfg == nil) {
+		p.noConfig++ // undecodable without its config: drop it
+		return false, Info{}, nil
+	}
+	if f.DTS > s.lastDTS {
+		s.lastDTS = f.DTS
+	}
+	s.bytesIn.Add(int64(len(f.Payload)))
+	s.cacheLocked(f)
+	s.rate.add(now, f, s.bytesOut.Load())
+	for r := range s.readers {
+		r.push(f, &s.h.lim)
+	}
+	ready := (!s.want.video || (s.vcfg != nil && s.sawKey)) && (!s.want.audio || s.acfg != nil)
+	if !ready && (s.vcfg != nil || s.acfg != nil) && now.Sub(s.firstAt) >= s.h.lim.LiveTimeout {
+		ready = true // announce what we have: e.g. a pusher with its camera off
+	}
+	if ready && !s.live {
+		s.live = true
+		return true, s.info, nil
+	}
+	if s.live && f.Config {
+		return true, s.info, nil // info may have changed; the hook compares
+	}
+	return false, Info{}, nil
+}
+
+func (s *Stream) setConfigLocked(f *Frame) error {
+	switch f.Kind {
+	case Video:
+		vi, err := ParseVideoConfig(f.Codec, f.Payload)
+		if err != nil {
+			return Refuse(ReasonBadMedia, err.Error())
+		}
+		s.info.Video = &vi
+		s.vcfg = f
+	case Audio:
+		ai, err := ParseAudioConfig(f.Codec, f.Payload)
+		if err != nil {
+			return Refuse(ReasonBadMedia, err.Error())
+		}
+		s.info.Audio = &ai
+		s.acfg = f
+	}
+	return nil
+}
+
+// cacheLocked keeps the frames since the last keyframe, within the limits.
+func (s *Stream) cacheLocked(f *Frame) {
+	if f.Config {
+		return // configs are prepended to each new reader from vcfg/acfg
+	}
+	if f.Kind == Video {
+		if f.Key {
+			s.sawKey = true
+			s.gop = append(s.gop[:0], f)
+			clear(s.gop[1:cap(s.gop)])
+			s.gopBytes = len(f.Payload)
+			s.gopValid = true
+			return
+		}
+	}
+	if !s.gopValid {
+		return
+	}
+	lim := &s.h.lim
+	if len(s.gop) >= lim.GOPCacheFrames || s.gopBytes+len(f.Payload) > lim.GOPCacheBytes ||
+		time.Duration(f.DTS-s.gop[0].DTS)*time.Millisecond > lim.GOPCacheDuration {
+		s.gop, s.gopBytes, s.gopValid = nil, 0, false
+		return
+	}
+	s.gop = append(s.gop, f)
+	s.gopBytes += len(f.Payload)
+}
+
+// addReader attaches a reader that starts with the current configs and the
+// cached GOP.
+func (s *Stream) addReader(tk PlayTicket, t Target) (*Reader, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended || !s.live {
+		return nil, Refuse(ReasonNotLive, fmt.Sprintf("stream %s is not live", s.key.Stream))
+	}
+	r := &Reader{s: s, proto: t.Protocol, viewer: tk.Viewer, remote: t.Remote,
+		notify: make(chan struct{}, 1), done: make(chan struct{})}
+	start := s.lastDTS
+	if len(s.gop) > 0 {
+		start = s.gop[0].DTS
+	}
+	for _, c := range []*Frame{s.vcfg, s.acfg} {
+		if c != nil {
+			if c.DTS > start {
+				c = c.restamped(start)
+			}
+			r.q = append(r.q, c)
+		}
+	}
+	switch {
+	case s.vcfg != nil && s.gopValid:
+		r.q = append(r.q, s.gop...)
+	case s.vcfg != nil:
+		r.skipping = true // wait for the next keyframe; not a drop
+	}
+	for _, f := range r.q {
+		r.qBytes += len(f.Payload)
+	}
+	r.notify <- struct{}{}
+	s.readers[r] = struct{}{}
+	s.perProto[r.proto]++
+	return r, nil
+}
+
+func (s *Stream) removeReader(r *Reader) {
+	s.mu.Lock()
+	_, ok := s.readers[r]
+	if ok {
+		delete(s.readers, r)
+		s.perProto[r.proto]--
+	}
+	s.mu.Unlock()
+	if ok {
+		s.h.readerGone()
+	}
+}
+
+func (s *Stream) closeViewer(viewer ids.UserID) {
+	s.mu.Lock()
+	var cut []*Reader
+	for r := range s.readers {
+		if r.viewer == viewer {
+			cut = append(cut, r)
+		}
+	}
+	s.mu.Unlock()
+	for _, r := range cut {
+		r.Close()
+	}
+}
