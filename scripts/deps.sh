@@ -3,7 +3,7 @@
 # Debian/Ubuntu. Prints the path of the go binary to use on its last line.
 #
 #   scripts/deps.sh build   Go
-#   scripts/deps.sh test    Go, and gcc for the race detector (later issues add their test peers)
+#   scripts/deps.sh test    Go, gcc for the race detector, ffmpeg as the media test peer
 #
 # Go comes from the Go module proxy as the official toolchain module
 # (golang.org/toolchain), because Debian's golang package is too old.
@@ -84,8 +84,9 @@ case "$what" in
     ensure_go
     ;;
   test)
-    # gcc: the race detector needs cgo.
-    apt_install gcc libc6-dev
+    # gcc: the race detector needs cgo. ffmpeg: the real RTMP/FLV peer of
+    # the media tests (pushes, plays and decodes).
+    apt_install gcc libc6-dev ffmpeg
     ensure_go
     ;;
   *)

@@ -48,6 +48,8 @@ func newRootCmd() *cobra.Command {
 		newAppCmd(),
 		newTokenCmd(),
 		newReportCmd(),
+		newIngestCmd(),
+		newURLCmd(),
 		newBenchCmd(),
 	)
 	return root

@@ -23,6 +23,9 @@ type serveFlags struct {
 	data           string
 	http           string
 	rtmp           string
+	rtmps          string
+	tlsCert        string
+	tlsKey         string
 	host           string
 	logLevel       string
 	logFormat      string
@@ -34,7 +37,8 @@ func newServeCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the minirtc server",
-		Long: `Run the minirtc server: signalling WebSocket at /ws, /healthz and /metrics on the HTTP port.
+		Long: `Run the minirtc server: signalling WebSocket at /ws, HTTP-FLV at /flv/, /healthz and
+/metrics on the HTTP port; RTMP push and play on the RTMP port.
 
 Configuration comes from defaults, then the YAML file given with --config, then
 MINIRTC_* environment variables (MINIRTC_ROOM_MAX_PARTICIPANTS=16 sets
@@ -60,7 +64,10 @@ secret and a token command are printed.`,
 	fl.StringVar(&f.config, "config", "", "YAML configuration file")
 	fl.StringVar(&f.data, "data", def.Data, "data directory (SQLite database)")
 	fl.StringVar(&f.http, "http", def.HTTP, "HTTP listen address (signalling, health, metrics)")
-	fl.StringVar(&f.rtmp, "rtmp", def.RTMP, "RTMP listen address (media plane)")
+	fl.StringVar(&f.rtmp, "rtmp", def.RTMP, "RTMP listen address (media plane: push and play)")
+	fl.StringVar(&f.rtmps, "rtmps", def.RTMPS, "RTMPS listen address, used with --tls-cert")
+	fl.StringVar(&f.tlsCert, "tls-cert", "", "certificate (PEM) for HTTPS/WSS/HTTPS-FLV and RTMPS")
+	fl.StringVar(&f.tlsKey, "tls-key", "", "private key (PEM) of --tls-cert")
 	fl.StringVar(&f.host, "host", def.Host, "host name or IP put into URLs handed to clients")
 	fl.StringVar(&f.logLevel, "log-level", def.Log.Level, "log level: debug, info, warn, error")
 	fl.StringVar(&f.logFormat, "log-format", def.Log.Format, "log format: text or json")
@@ -78,6 +85,9 @@ func (f *serveFlags) apply(cmd *cobra.Command, cfg *config.Config) {
 	set("data", &cfg.Data, f.data)
 	set("http", &cfg.HTTP, f.http)
 	set("rtmp", &cfg.RTMP, f.rtmp)
+	set("rtmps", &cfg.RTMPS, f.rtmps)
+	set("tls-cert", &cfg.TLS.CertFile, f.tlsCert)
+	set("tls-key", &cfg.TLS.KeyFile, f.tlsKey)
 	set("host", &cfg.Host, f.host)
 	set("log-level", &cfg.Log.Level, f.logLevel)
 	set("log-format", &cfg.Log.Format, f.logFormat)
@@ -122,7 +132,10 @@ func printBanner(ctx context.Context, w io.Writer, srv *server.Server) {
 	base := net.JoinHostPort(cfg.Host, port)
 	self := os.Args[0] // so the printed commands work as typed (./bin/minirtc, minirtc, ...)
 	fmt.Fprintf(w, "\nminirtc %s is running\n", version)
-	fmt.Fprintf(w, "  signalling  ws://%s/ws\n", base)
+	rtmpBase, flvBase := srv.MediaURLBases()
+	fmt.Fprintf(w, "  signalling  %s\n", srv.WebSocketURL())
+	fmt.Fprintf(w, "  rtmp        %s  (push and play)\n", rtmpBase)
+	fmt.Fprintf(w, "  http-flv    %s/flv/...\n", flvBase)
 	fmt.Fprintf(w, "  health      http://%s/healthz\n", base)
 	fmt.Fprintf(w, "  metrics     http://%s/metrics\n", base)
 	fmt.Fprintf(w, "  data        %s\n", cfg.Data)
@@ -139,7 +152,11 @@ func printBanner(ctx context.Context, w io.Writer, srv *server.Server) {
 	if appID != "" {
 		fmt.Fprintf(w, "\nJoin room \"demo\" as alice:\n")
 		fmt.Fprintf(w, "  TOKEN=$(%s token create --data %s --app %s --user alice --room demo | tail -n1)\n", self, cfg.Data, appID)
-		fmt.Fprintf(w, "  %s --url ws://%s/ws --room demo --token \"$TOKEN\"\n", joinCommand(self), base)
+		fmt.Fprintf(w, "  %s --url %s --room demo --token \"$TOKEN\"\n", joinCommand(self), srv.WebSocketURL())
+		fmt.Fprintf(w, "\nPush a test pattern into room \"demo\" as bob, then watch it:\n")
+		fmt.Fprintf(w, "  URL=$(%s ingest create --data %s --app %s --room demo --user bob --field url)\n", self, cfg.Data, appID)
+		fmt.Fprintf(w, "  ffmpeg -re -f lavfi -i testsrc=size=640x360:rate=25 -f lavfi -i sine=sample_rate=48000 -c:v libx264 -profile:v baseline -tune zerolatency -g 50 -c:a aac -ac 1 -f flv \"$URL\"\n")
+		fmt.Fprintf(w, "  ffplay \"$(%s url play --data %s --app %s --room demo --stream bob_main --field flv)\"\n", self, cfg.Data, appID)
 	}
 	fmt.Fprintf(w, "\nPress Ctrl-C to stop.\n\n")
 }

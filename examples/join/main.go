@@ -102,11 +102,13 @@ func setup(ctx context.Context, c *client.Client, cfg config, out *json.Encoder)
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if cfg.publish {
-		st, err := c.Publish(ctx, ids.DefaultTag, protocol.MediaAudioVideo)
+		// The answer carries push_url: push media there (ffmpeg, OBS,
+		// live-pusher) and the room announces the stream when it flows.
+		pub, err := c.PublishURL(ctx, ids.DefaultTag, protocol.MediaAudioVideo)
 		if err != nil {
 			return fmt.Errorf("publish: %w", err)
 		}
-		_ = out.Encode(line{Event: "published", Data: st})
+		_ = out.Encode(line{Event: "published", Data: pub})
 	}
 	if cfg.message != "" {
 		mid, err := c.SendMessage(ctx, "chat", cfg.message)

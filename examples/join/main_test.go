@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,6 +25,12 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func (s *syncBuffer) lines() []map[string]any {
@@ -60,6 +67,7 @@ func TestRun(t *testing.T) {
 		done <- run(ctx, config{url: env.URL, token: env.Token(t, "cli", "demo"), room: "demo", publish: true, message: "hello"}, &out)
 	}()
 	waitFor(t, &out, "message_sent")
+	env.GoLive(t, pushURLFrom(t, out.String()), protocol.MediaAudioVideo) // what ffmpeg or live-pusher would do
 
 	other, err := client.Join(t.Context(), env.URL, env.Token(t, "other", "demo"), "demo", nil)
 	if err != nil {
@@ -93,4 +101,22 @@ func waitFor(t *testing.T, out *syncBuffer, event string) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// pushURLFrom finds push_url in the "published" output line.
+func pushURLFrom(t *testing.T, out string) string {
+	t.Helper()
+	for _, l := range strings.Split(out, "\n") {
+		var ln struct {
+			Event string
+			Data  struct {
+				PushURL string `json:"push_url"`
+			}
+		}
+		if json.Unmarshal([]byte(l), &ln) == nil && ln.Event == "published" && ln.Data.PushURL != "" {
+			return ln.Data.PushURL
+		}
+	}
+	t.Fatalf("no published line with a push_url in:\n%s", out)
+	return ""
 }

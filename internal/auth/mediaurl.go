@@ -114,7 +114,7 @@ func ParseMediaURL(path string, q url.Values) (MediaGrant, []byte, error) {
 	if err := g.Room.Validate(); err != nil {
 		return bad("%v", err)
 	}
-	if err := ids.Validate("stream id", string(g.Stream)); err != nil {
+	if err := g.Stream.Validate(); err != nil {
 		return bad("%v", err)
 	}
 	for _, k := range []string{qAction, qExpires, qSig} {
@@ -136,11 +136,11 @@ func ParseMediaURL(path string, q url.Values) (MediaGrant, []byte, error) {
 		}
 	}
 	exp, err := strconv.ParseInt(q.Get(qExpires), 10, 64)
-	if err != nil || exp <= 0 || exp > 1<<40 {
+	if err != nil || exp <= 0 || exp > 1<<40 || strconv.FormatInt(exp, 10) != q.Get(qExpires) {
 		return bad("exp must be a unix time in seconds")
 	}
 	g.Expires = time.Unix(exp, 0)
-	sig, err := base64.RawURLEncoding.DecodeString(q.Get(qSig))
+	sig, err := base64.RawURLEncoding.Strict().DecodeString(q.Get(qSig))
 	if err != nil || len(sig) != sha256.Size {
 		return bad("sig must be %d bytes of unpadded base64url", sha256.Size)
 	}
@@ -164,6 +164,9 @@ func ParseMediaQuery(raw string) (url.Values, error) {
 // Expiry is reported together with the grant, so that a caller may still
 // honour an expired push URL for a reconnect (errors.Is ErrMediaExpired).
 func (v *Verifier) VerifyMedia(ctx context.Context, path string, q url.Values) (MediaGrant, error) {
+	if v.Apps == nil {
+		return MediaGrant{}, errors.New("auth: Verifier.Apps is not set")
+	}
 	g, sig, err := ParseMediaURL(path, q)
 	if err != nil {
 		return MediaGrant{}, err
@@ -180,6 +183,9 @@ func (v *Verifier) VerifyMedia(ctx context.Context, path string, q url.Values) (
 		r, ok := v.Apps.(Refresher)
 		if ok {
 			app, err = r.Refresh(ctx, g.App)
+			if errors.Is(err, store.ErrNotFound) {
+				return MediaGrant{}, fmt.Errorf("%w: %q", ErrUnknownApp, g.App)
+			}
 			if err != nil {
 				return MediaGrant{}, err
 			}

@@ -10,11 +10,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/minirtc/minirtc/internal/auth"
+	"github.com/minirtc/minirtc/internal/media"
 	"github.com/minirtc/minirtc/internal/room"
 	"github.com/minirtc/minirtc/internal/signal"
 )
@@ -43,6 +46,13 @@ type Config struct {
 	// minimum; it cannot be set from a file or the environment.
 	AllowFastPing bool `yaml:"-"`
 
+	// RTMPS is the RTMP-over-TLS listen address, used when TLS is configured.
+	RTMPS string `yaml:"rtmps"`
+	// TLS makes the HTTP port serve HTTPS/WSS and opens RTMPS.
+	TLS TLS `yaml:"tls"`
+	// Media holds the media plane's limits and URL settings.
+	Media Media `yaml:"media"`
+
 	Log    Log           `yaml:"log"`
 	Debug  Debug         `yaml:"debug"`
 	Room   room.Config   `yaml:"room"`
@@ -53,6 +63,31 @@ type Config struct {
 type Log struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
 	Format string `yaml:"format"` // text or json
+}
+
+// TLS is a certificate for HTTPS, WSS and RTMPS. Both files or neither.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Enabled reports whether a certificate is configured.
+func (t TLS) Enabled() bool { return t.CertFile != "" }
+
+// Media configures the media plane: hub limits plus how media URLs are made.
+type Media struct {
+	media.Limits `yaml:",inline"`
+	// PushURLTTL is how long a push URL can be used to start pushing (a
+	// push resuming within the unpublish grace is accepted after it).
+	PushURLTTL time.Duration `yaml:"push_url_ttl"`
+	// PlayURLTTL is how long a play URL can be used to start playing.
+	PlayURLTTL time.Duration `yaml:"play_url_ttl"`
+	// PublicRTMPURL and PublicFLVURL override the base of the URLs handed to
+	// clients (e.g. "rtmp://media.example.com:1935",
+	// "https://media.example.com"); by default they are made from host and
+	// the listen ports.
+	PublicRTMPURL string `yaml:"public_rtmp_url"`
+	PublicFLVURL  string `yaml:"public_flv_url"`
 }
 
 // Debug configures endpoints for profiling and benchmarks.
@@ -72,6 +107,8 @@ func Default() Config {
 		DevApp:          true,
 		ShutdownTimeout: 5 * time.Second,
 		Log:             Log{Level: "info", Format: "text"},
+		RTMPS:           ":1936",
+		Media:           Media{Limits: media.Limits{}.WithDefaults(), PushURLTTL: 5 * time.Minute, PlayURLTTL: time.Hour},
 		Room:            room.Defaults(),
 		Signal:          signal.Defaults(),
 	}
@@ -138,6 +175,27 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("shutdown_timeout must be positive, got %s", c.ShutdownTimeout)
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		return errors.New("tls.cert_file and tls.key_file go together: set both or neither")
+	}
+	if err := c.Media.Limits.Validate(); err != nil {
+		return err
+	}
+	if c.Media.PushURLTTL <= 0 || c.Media.PlayURLTTL <= 0 {
+		return fmt.Errorf("media.push_url_ttl and media.play_url_ttl must be positive, got %s and %s", c.Media.PushURLTTL, c.Media.PlayURLTTL)
+	}
+	if c.Media.PushURLTTL > auth.MaxTTL || c.Media.PlayURLTTL > auth.MaxTTL {
+		return fmt.Errorf("media URL TTLs must be at most %s", auth.MaxTTL)
+	}
+	for name, u := range map[string]string{"media.public_rtmp_url": c.Media.PublicRTMPURL, "media.public_flv_url": c.Media.PublicFLVURL} {
+		if u == "" {
+			continue
+		}
+		pu, err := url.Parse(u)
+		if err != nil || pu.Host == "" || (pu.Path != "" && pu.Path != "/") || pu.RawQuery != "" {
+			return fmt.Errorf("%s must be scheme://host[:port], got %q", name, u)
+		}
 	}
 	if err := c.Room.Validate(); err != nil {
 		return err

@@ -37,6 +37,10 @@ func walk(v reflect.Value, prefix string, fn func(path string, field reflect.Val
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
 		name := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]
+		if name == "" && t.Field(i).Anonymous && v.Field(i).Kind() == reflect.Struct {
+			walk(v.Field(i), prefix, fn) // yaml ",inline": same level
+			continue
+		}
 		if name == "" || name == "-" {
 			continue
 		}

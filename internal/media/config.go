@@ -54,6 +54,10 @@ const (
 	DefaultReadTimeout       = 10 * time.Second
 )
 
+// maxWireFrame is the largest payload whose FLV/RTMP body (up to 8 header
+// bytes) fits a 24-bit length.
+const maxWireFrame = 1<<24 - 1 - 8
+
 // WithDefaults returns l with zero fields set to their defaults.
 func (l Limits) WithDefaults() Limits {
 	set := func(d *time.Duration, v time.Duration) {
@@ -101,6 +105,11 @@ func (l Limits) Validate() error {
 		if n < 0 {
 			return fmt.Errorf("media.%s must not be negative, got %d", name, n)
 		}
+	}
+	// FLV tags and RTMP messages carry 24-bit lengths (minus the FLV video
+	// header): bigger frames could not be sent to anyone.
+	if l.MaxFrameBytes > maxWireFrame {
+		return fmt.Errorf("media.max_frame_bytes (%d) must be at most %d, the largest frame FLV and RTMP can carry", l.MaxFrameBytes, maxWireFrame)
 	}
 	if l.ReaderQueueFrames < l.GOPCacheFrames+4 {
 		return fmt.Errorf("media.reader_queue_frames (%d) must exceed media.gop_cache_frames (%d) by at least 4", l.ReaderQueueFrames, l.GOPCacheFrames)

@@ -72,6 +72,7 @@ type Hub struct {
 	streams map[Key]*Stream
 	readers int
 	closed  bool
+	refused map[Reason]int64
 }
 
 // Options are the hub's collaborators.
@@ -109,7 +110,7 @@ func (h *Hub) Limits() Limits { return h.lim }
 func (h *Hub) StartPush(ctx context.Context, t Target) (*Publisher, error) {
 	tk, err := h.adm.AdmitPush(ctx, t)
 	if err != nil {
-		return nil, err
+		return nil, h.countRefusal(err)
 	}
 	h.mu.Lock()
 	if h.closed {
@@ -122,7 +123,11 @@ func (h *Hub) StartPush(ctx context.Context, t Target) (*Publisher, error) {
 		h.streams[tk.Key] = s
 	}
 	h.mu.Unlock()
-	return s.attach(tk, t.Remote)
+	p, err := s.attach(tk, t.Remote)
+	if err != nil {
+		return nil, h.countRefusal(err)
+	}
+	return p, nil
 }
 
 // StartPlay admits a play and attaches a reader that starts at the last
@@ -130,7 +135,7 @@ func (h *Hub) StartPush(ctx context.Context, t Target) (*Publisher, error) {
 func (h *Hub) StartPlay(ctx context.Context, t Target) (*Reader, error) {
 	tk, err := h.adm.AdmitPlay(ctx, t)
 	if err != nil {
-		return nil, err
+		return nil, h.countRefusal(err)
 	}
 	h.mu.Lock()
 	if h.closed {
@@ -140,11 +145,11 @@ func (h *Hub) StartPlay(ctx context.Context, t Target) (*Reader, error) {
 	s := h.streams[tk.Key]
 	if s == nil {
 		h.mu.Unlock()
-		return nil, Refuse(ReasonNotLive, fmt.Sprintf("stream %s is not live", tk.Stream))
+		return nil, h.countRefusal(Refuse(ReasonNotLive, fmt.Sprintf("stream %s is not live", tk.Stream)))
 	}
 	if h.readers >= h.lim.MaxReaders {
 		h.mu.Unlock()
-		return nil, Refuse(ReasonLimit, fmt.Sprintf("the server already has %d players, the limit", h.lim.MaxReaders))
+		return nil, h.countRefusal(Refuse(ReasonLimit, fmt.Sprintf("the server already has %d players, the limit", h.lim.MaxReaders)))
 	}
 	h.readers++
 	h.mu.Unlock()
@@ -153,7 +158,7 @@ func (h *Hub) StartPlay(ctx context.Context, t Target) (*Reader, error) {
 		h.mu.Lock()
 		h.readers--
 		h.mu.Unlock()
-		return nil, err
+		return nil, h.countRefusal(err)
 	}
 	return r, nil
 }
@@ -253,6 +258,28 @@ func (h *Hub) readerGone() {
 	h.mu.Lock()
 	h.readers--
 	h.mu.Unlock()
+}
+
+// countRefusal counts err by reason (for /metrics) and returns it.
+func (h *Hub) countRefusal(err error) error {
+	r := AsRefusal(err)
+	h.mu.Lock()
+	if h.refused == nil {
+		h.refused = map[Reason]int64{}
+	}
+	h.refused[r.Reason]++
+	h.mu.Unlock()
+	return err
+}
+
+func (h *Hub) refusals() map[Reason]int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make(map[Reason]int64, len(h.refused))
+	for k, v := range h.refused {
+		out[k] = v
+	}
+	return out
 }
 
 func containsStream(list []ids.StreamID, s ids.StreamID) bool {

@@ -97,7 +97,7 @@ func ParseVideoConfig(codec Codec, record []byte) (VideoInfo, error) {
 // avcFirstSPS returns the first SPS of an AVCDecoderConfigurationRecord
 // (ISO/IEC 14496-15 §5.3.3.1).
 func avcFirstSPS(r []byte) ([]byte, error) {
-	if len(r) < 7 {
+	if len(r) < 8 {
 		return nil, errShortRecord
 	}
 	if r[0] != 1 {

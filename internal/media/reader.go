@@ -2,6 +2,7 @@ package media
 
 import (
 	"context"
+	"errors"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -37,6 +38,7 @@ type Reader struct {
 	skipping  bool // dropping media until the next keyframe
 	countSkip bool // the skip is an overflow (counted), not the initial wait
 	ended     bool // the stream ended: Read returns io.EOF once q is empty
+	cut       bool // Close was called: Read returns ErrClosed at once
 	closeOnce sync.Once
 
 	dropped atomic.Int64
@@ -71,6 +73,10 @@ func (r *Reader) Done() <-chan struct{} { return r.done }
 func (r *Reader) Read(ctx context.Context, buf []*Frame) ([]*Frame, error) {
 	for {
 		r.mu.Lock()
+		if r.cut {
+			r.mu.Unlock()
+			return buf[:0], ErrClosed
+		}
 		if len(r.q) > 0 {
 			out := r.q
 			clear(buf[:cap(buf)]) // drop references to frames delivered last time
@@ -87,7 +93,7 @@ func (r *Reader) Read(ctx context.Context, buf []*Frame) ([]*Frame, error) {
 		select {
 		case <-r.notify:
 		case <-r.done:
-			// Pick up anything queued before the end.
+			// Pick up anything queued before the end (or see the cut).
 			r.mu.Lock()
 			r.ended = true
 			r.mu.Unlock()
@@ -105,9 +111,19 @@ func (r *Reader) Pending() bool {
 	return len(r.q) > 0
 }
 
-// Close detaches the reader from its stream. It is safe to call more than once.
+// ErrClosed is returned by Read after Close: the player was cut (its
+// viewer left or unsubscribed, or the egress gave up); unlike the end of
+// the stream, queued frames are not delivered.
+var ErrClosed = errors.New("media: player closed")
+
+// Close detaches the reader from its stream and makes Read return ErrClosed
+// without draining. It is safe to call more than once.
 func (r *Reader) Close() {
 	r.s.removeReader(r)
+	r.mu.Lock()
+	r.cut = true
+	r.q = nil
+	r.mu.Unlock()
 	r.finish()
 }
 
@@ -141,7 +157,9 @@ func (r *Reader) push(f *Frame, lim *Limits) {
 			r.mu.Unlock()
 			return
 		}
-		r.skipping = false
+		if f.Kind == Video && f.Key {
+			r.skipping = false // a config that overflowed keeps the skip
+		}
 	}
 	r.q = append(r.q, f)
 	r.qBytes += len(f.Payload)

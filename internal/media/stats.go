@@ -33,15 +33,21 @@ type rateWindow struct {
 	pendingGOP, gopFrames int
 	lastKey, gopMillis    int64
 	haveKey               bool
+	closed                bool // a window has closed: later windows count every frame
 }
 
 func (w *rateWindow) add(now time.Time, f *Frame, outTotal int64) {
 	if w.start.IsZero() {
 		w.start, w.outAtStart = now, outTotal
 	}
-	w.bytes += int64(len(f.Payload))
+	counted := w.closed || now.After(w.start) // windows are (start, start+1s]
+	if counted {
+		w.bytes += int64(len(f.Payload))
+	}
 	if f.Kind == Video && !f.Config {
-		w.videoFrames++
+		if counted {
+			w.videoFrames++
+		}
 		w.pendingGOP++
 		if f.Key {
 			if w.haveKey {
@@ -56,7 +62,7 @@ func (w *rateWindow) add(now time.Time, f *Frame, outTotal int64) {
 		w.bitrateIn = int64(float64(w.bytes*8) / sec)
 		w.bitrateOut = int64(float64((outTotal-w.outAtStart)*8) / sec)
 		w.fps = float64(int(float64(w.videoFrames)/sec*10+0.5)) / 10
-		w.start, w.bytes, w.videoFrames, w.outAtStart = now, 0, 0, outTotal
+		w.start, w.bytes, w.videoFrames, w.outAtStart, w.closed = now, 0, 0, outTotal, true
 	}
 }
 

@@ -1,6 +1,7 @@
 package media
 
 import (
+	"bytes"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -93,15 +94,18 @@ func (s *Stream) detach(p *Publisher) {
 		return
 	}
 	s.pub = nil
-	s.grace = time.AfterFunc(s.h.lim.UnpublishGrace, func() {
+	var t *time.Timer
+	t = time.AfterFunc(s.h.lim.UnpublishGrace, func() {
 		s.mu.Lock()
-		stale := s.pub != nil || s.ended
+		// A reconnect that came and went again started a newer timer.
+		stale := s.pub != nil || s.ended || s.grace != t
 		s.mu.Unlock()
 		if !stale {
 			s.log.Info("media: push did not resume within the grace; stream ends", "grace", s.h.lim.UnpublishGrace)
 			s.end(true)
 		}
 	})
+	s.grace = t
 }
 
 // end finishes the stream: the publisher is cut, readers drain and get EOF.
@@ -192,6 +196,9 @@ func (s *Stream) setConfigLocked(f *Frame) error {
 			return Refuse(ReasonBadMedia, err.Error())
 		}
 		s.info.Video = &vi
+		if s.vcfg != nil && !bytes.Equal(s.vcfg.Payload, f.Payload) {
+			s.gop, s.gopBytes, s.gopValid = nil, 0, false // the cached GOP needs the old config
+		}
 		s.vcfg = f
 	case Audio:
 		ai, err := ParseAudioConfig(f.Codec, f.Payload)
@@ -243,12 +250,16 @@ func (s *Stream) addReader(tk PlayTicket, t Target) (*Reader, error) {
 	r := &Reader{s: s, proto: t.Protocol, viewer: tk.Viewer, remote: t.Remote,
 		notify: make(chan struct{}, 1), done: make(chan struct{})}
 	start := s.lastDTS
-	if len(s.gop) > 0 {
-		start = s.gop[0].DTS
+	for i, f := range s.gop {
+		if i == 0 || f.DTS < start {
+			start = f.DTS // no frame of the GOP, of either kind, before the configs
+		}
 	}
 	for _, c := range []*Frame{s.vcfg, s.acfg} {
 		if c != nil {
-			if c.DTS > start {
+			// Stamped at the GOP start: players derive timing from the
+			// first tags, and a config from minutes ago would mislead them.
+			if c.DTS != start {
 				c = c.restamped(start)
 			}
 			r.q = append(r.q, c)

@@ -42,6 +42,9 @@ func NewTimeline(last int64) *Timeline {
 		t.resumeAt = last + resumeGap
 		t.maxOut = last
 	}
+	for _, k := range []Kind{Video, Audio} {
+		t.last[k], t.seen[k] = max(last, 0), true // no kind goes before what the stream delivered
+	}
 	return t
 }
 

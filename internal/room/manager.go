@@ -29,6 +29,10 @@ type Options struct {
 	Bans Bans
 	// Observer sees every event of every room.
 	Observer Observer
+	// Media is the media plane. With one, a published stream stays pending
+	// (known only to its owner) until StreamLive reports media; without one
+	// (tests of the room alone), publish announces the stream at once.
+	Media MediaPlane
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives room lifecycle logs; nil means slog.Default().
@@ -41,6 +45,7 @@ type Manager struct {
 	cfg     Config
 	bans    Bans
 	observe Observer
+	media   MediaPlane
 	now     func() time.Time
 	log     *slog.Logger
 
@@ -58,6 +63,7 @@ func NewManager(cfg Config, opts Options) (*Manager, error) {
 		cfg:     cfg.withDefaults(),
 		bans:    opts.Bans,
 		observe: opts.Observer,
+		media:   opts.Media,
 		now:     opts.Now,
 		log:     opts.Logger,
 		apps:    make(map[ids.AppID]map[ids.RoomID]*Room),

@@ -110,7 +110,11 @@ func (m *Member) Publish(tag ids.Tag, media protocol.MediaType) (protocol.Stream
 	}
 	r := m.room
 	sid := ids.Stream(m.id.User, tag)
-	if other, ok := r.streams[sid]; ok {
+	other, ok := r.streams[sid]
+	if p := r.pending[sid]; p != nil {
+		other, ok = p.st, true
+	}
+	if ok {
 		if other.UserID != m.id.User {
 			// "a"+"b_c" and "a_b"+"c" make the same id; ids must stay unique.
 			return protocol.Stream{}, protocol.Errorf(protocol.CodeStreamExists,
@@ -118,14 +122,41 @@ func (m *Member) Publish(tag ids.Tag, media protocol.MediaType) (protocol.Stream
 		}
 		return protocol.Stream{}, protocol.Errorf(protocol.CodeStreamExists, "stream %s (tag %q) is already published", sid, tag)
 	}
-	if len(m.tags) >= r.m.cfg.MaxStreamsPerParticipant {
-		return protocol.Stream{}, protocol.Errorf(protocol.CodeTooManyStreams, "you already publish %d streams, the limit", len(m.tags))
+	if n := len(m.tags) + m.pendingCountLocked(); n >= r.m.cfg.MaxStreamsPerParticipant {
+		return protocol.Stream{}, protocol.Errorf(protocol.CodeTooManyStreams, "you already publish %d streams, the limit", n)
 	}
 	st := &protocol.Stream{ID: sid, UserID: m.id.User, Tag: tag, Media: media}
+	if r.m.media != nil {
+		// Announced by StreamLive when media arrives.
+		r.pending[sid] = &pendingStream{st: st, owner: m}
+		return *st, nil
+	}
 	r.streams[sid] = st
 	m.tags = append(m.tags, tag)
 	r.emit(protocol.EvStreamPublished, &protocol.StreamEvent{Stream: *st}, m.id.User, nil)
 	return *st, nil
+}
+
+func (m *Member) pendingCountLocked() int {
+	n := 0
+	for _, p := range m.room.pending {
+		if p.owner == m {
+			n++
+		}
+	}
+	return n
+}
+
+// streamLocked finds one of the member's streams, live or pending.
+func (m *Member) streamLocked(tag ids.Tag) (st *protocol.Stream, live bool) {
+	sid := ids.Stream(m.id.User, tag)
+	if p := m.room.pending[sid]; p != nil && p.owner == m {
+		return p.st, false
+	}
+	if st := m.room.streams[sid]; st != nil && st.UserID == m.id.User {
+		return st, true
+	}
+	return nil, false
 }
 
 // Unpublish withdraws one of the member's streams.
@@ -135,6 +166,10 @@ func (m *Member) Unpublish(tag ids.Tag) error {
 		return err
 	}
 	defer m.unlock()
+	if p := m.room.pending[ids.Stream(m.id.User, tag)]; p != nil && p.owner == m {
+		m.room.dropPendingLocked(p.st.ID)
+		return nil
+	}
 	i := slices.Index(m.tags, tag)
 	if i < 0 {
 		return protocol.Errorf(protocol.CodeStreamNotFound, "you publish no stream with tag %q", tag)
@@ -155,7 +190,7 @@ func (m *Member) Mute(tag ids.Tag, audioMuted, videoDisabled *bool) (protocol.St
 	if err := m.id.Grants.require(GrantPublish, "mute"); err != nil {
 		return protocol.Stream{}, err
 	}
-	st := m.room.streams[ids.Stream(m.id.User, tag)]
+	st, live := m.streamLocked(tag)
 	if st == nil {
 		return protocol.Stream{}, protocol.Errorf(protocol.CodeStreamNotFound, "you publish no stream with tag %q", tag)
 	}
@@ -175,7 +210,7 @@ func (m *Member) Mute(tag ids.Tag, audioMuted, videoDisabled *bool) (protocol.St
 	if videoDisabled != nil && *videoDisabled != st.VideoDisabled {
 		st.VideoDisabled, changed = *videoDisabled, true
 	}
-	if changed {
+	if changed && live {
 		m.room.emit(protocol.EvStreamStateChanged, &protocol.StreamEvent{Stream: *st}, m.id.User, nil)
 	}
 	return *st, nil
@@ -196,6 +231,9 @@ func (m *Member) Subscribe(streams []ids.StreamID) ([]ids.StreamID, error) {
 	}
 	added := 0
 	for _, s := range streams {
+		if p := m.room.pending[s]; p != nil && m.room.streams[s] == nil {
+			return nil, protocol.Errorf(protocol.CodeStreamNotFound, "stream %s is published but not live yet: subscribe after stream_published", s)
+		}
 		if m.room.streams[s] == nil {
 			return nil, protocol.Errorf(protocol.CodeStreamNotFound, "stream %q is not published in room %s", truncate(string(s), 300), m.room.id)
 		}
@@ -221,6 +259,9 @@ func (m *Member) Unsubscribe(streams []ids.StreamID) ([]ids.StreamID, error) {
 	defer m.unlock()
 	for _, s := range streams {
 		delete(m.subs, s)
+	}
+	if m.room.m.media != nil {
+		m.room.m.media.ViewerGone(m.room.app, m.room.id, m.id.User, streams)
 	}
 	return m.subscriptionsLocked(), nil
 }
@@ -332,4 +373,13 @@ func truncate(s string, n int) string {
 		return s[:n] + "..."
 	}
 	return s
+}
+
+// Present reports whether the member is still in its room.
+func (m *Member) Present() bool {
+	if err := m.lock(); err != nil {
+		return false
+	}
+	m.unlock()
+	return true
 }

@@ -29,6 +29,9 @@ type Room struct {
 	closed    bool // destroyed or closed: joins must find a new Room
 	members   map[ids.UserID]*Member
 	streams   map[ids.StreamID]*protocol.Stream
+	// pending are streams published with a media plane but not live yet:
+	// only their owner knows them until media arrives (StreamLive).
+	pending   map[ids.StreamID]*pendingStream
 	attrs     map[string]string
 	attrBytes int
 	// emptyTimer destroys the room EmptyGrace after the last member left;
@@ -45,6 +48,7 @@ func newRoom(m *Manager, app ids.AppID, id ids.RoomID) *Room {
 		createdAt: m.now(),
 		members:   make(map[ids.UserID]*Member),
 		streams:   make(map[ids.StreamID]*protocol.Stream),
+		pending:   make(map[ids.StreamID]*pendingStream),
 		attrs:     make(map[string]string),
 	}
 }
@@ -170,6 +174,14 @@ func (r *Room) removeSilentlyLocked(mem *Member, reason protocol.LeaveReason, ex
 		r.unpublishLocked(st, except, only)
 	}
 	mem.tags = nil
+	for sid, p := range r.pending {
+		if p.owner == mem {
+			r.dropPendingLocked(sid)
+		}
+	}
+	if r.m.media != nil {
+		r.m.media.ViewerGone(r.app, r.id, mem.id.User, nil)
+	}
 	mem.gone = true
 	mem.goneReason = reason
 	if r.members[mem.id.User] == mem {
@@ -183,6 +195,9 @@ func (r *Room) unpublishLocked(st *protocol.Stream, except ids.UserID, only []id
 	delete(r.streams, st.ID)
 	for _, m := range r.members {
 		delete(m.subs, st.ID)
+	}
+	if r.m.media != nil {
+		r.m.media.StreamRemoved(r.app, r.id, st.ID)
 	}
 	r.emit(protocol.EvStreamUnpublished, &protocol.StreamEvent{Stream: *st}, except, only)
 }

@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +20,9 @@ import (
 
 	"github.com/minirtc/minirtc/internal/auth"
 	"github.com/minirtc/minirtc/internal/config"
+	"github.com/minirtc/minirtc/internal/media"
+	"github.com/minirtc/minirtc/internal/media/flv"
+	"github.com/minirtc/minirtc/internal/media/rtmp"
 	"github.com/minirtc/minirtc/internal/metrics"
 	"github.com/minirtc/minirtc/internal/room"
 	"github.com/minirtc/minirtc/internal/signal"
@@ -37,11 +41,18 @@ type Server struct {
 	rooms   *room.Manager
 	signal  *signal.Handler
 	metrics *metrics.Metrics
+	hub     *media.Hub
+	glue    *mediaGlue
+	rtmp    *rtmp.Server
+	flv     *flv.Handler
 	started time.Time
 
 	httpSrv *http.Server
 	httpLn  net.Listener
 	served  chan error
+	rtmpLn  net.Listener
+	rtmpsLn net.Listener
+	rtmpWG  sync.WaitGroup
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -72,16 +83,29 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 
 func build(_ context.Context, cfg config.Config, log *slog.Logger, db store.Store) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, store: db, started: time.Now()}
-	rooms, err := room.NewManager(cfg.Room, room.Options{Bans: db, Logger: log})
+	apps := auth.NewCachedApps(db, 2*time.Second)
+	s.glue = &mediaGlue{verify: &auth.Verifier{Apps: apps}, apps: apps, log: log, now: time.Now, ingests: map[media.Key]*room.Member{}}
+	s.glue.ttl.push, s.glue.ttl.play = cfg.Media.PushURLTTL, cfg.Media.PlayURLTTL
+	rooms, err := room.NewManager(cfg.Room, room.Options{Bans: db, Logger: log, Media: s.glue})
 	if err != nil {
 		return nil, err
 	}
 	s.rooms = rooms
+	s.glue.rooms = rooms
+	s.hub, err = media.NewHub(cfg.Media.Limits, media.Options{Admission: s.glue, Hooks: s.glue, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	s.glue.hub = s.hub
+	s.rtmp = rtmp.New(s.hub, rtmp.Options{Logger: log})
+	s.flv = flv.New(s.hub, flv.Options{Logger: log})
 	s.metrics = metrics.New(rooms.Counts)
+	s.metrics.Registry.MustRegister(media.NewCollector(s.hub))
 	s.signal, err = signal.New(cfg.Signal, signal.Deps{
 		Rooms:   rooms,
-		Tokens:  &auth.Verifier{Apps: auth.NewCachedApps(db, 2*time.Second)},
+		Tokens:  &auth.Verifier{Apps: apps},
 		Reports: db,
+		Media:   s.glue,
 		Metrics: s.metrics,
 		Logger:  log,
 	})
@@ -120,37 +144,106 @@ func (s *Server) Rooms() *room.Manager { return s.rooms }
 // Config is the configuration the server runs with.
 func (s *Server) Config() config.Config { return s.cfg }
 
-// Start listens on the HTTP address and serves in the background.
+// Start listens on the HTTP and RTMP addresses (and RTMPS with TLS) and
+// serves in the background.
 func (s *Server) Start() error {
 	raiseFileLimit(s.log)
+	var tlsCfg *tls.Config
+	if s.cfg.TLS.Enabled() {
+		cert, err := tls.LoadX509KeyPair(s.cfg.TLS.CertFile, s.cfg.TLS.KeyFile)
+		if err != nil {
+			return fmt.Errorf("loading tls.cert_file/tls.key_file: %w", err)
+		}
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	ln, err := net.Listen("tcp", s.cfg.HTTP)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", s.cfg.HTTP, err)
 	}
-	s.httpLn = ln
+	rln, err := net.Listen("tcp", s.cfg.RTMP)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("listening for RTMP on %s: %w", s.cfg.RTMP, err)
+	}
+	var sln net.Listener
+	if tlsCfg != nil && s.cfg.RTMPS != "" {
+		if sln, err = net.Listen("tcp", s.cfg.RTMPS); err != nil {
+			ln.Close()
+			rln.Close()
+			return fmt.Errorf("listening for RTMPS on %s: %w", s.cfg.RTMPS, err)
+		}
+		sln = tls.NewListener(sln, tlsCfg)
+	}
+	s.httpLn, s.rtmpLn, s.rtmpsLn = ln, rln, sln
 	if s.cfg.DevApp {
 		if err := s.ensureDevApp(context.Background()); err != nil {
-			ln.Close()
+			s.closeListeners()
 			return err
 		}
 	}
+	s.glue.urls = mediaBases(s.cfg.Media.PublicRTMPURL, s.cfg.Media.PublicFLVURL, s.cfg.Host,
+		portOf(rln.Addr()), portOf(ln.Addr()), tlsCfg != nil)
 	s.httpSrv = &http.Server{
 		Handler:           s.routes(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		TLSConfig:         tlsCfg,
 	}
 	s.served = make(chan error, 1)
-	go func() { s.served <- s.httpSrv.Serve(ln) }()
-	s.log.Info("listening", "http", ln.Addr().String())
+	go func() {
+		if tlsCfg != nil {
+			s.served <- s.httpSrv.ServeTLS(ln, "", "")
+			return
+		}
+		s.served <- s.httpSrv.Serve(ln)
+	}()
+	for _, l := range []net.Listener{rln, sln} {
+		if l == nil {
+			continue
+		}
+		s.rtmpWG.Add(1)
+		go func() {
+			defer s.rtmpWG.Done()
+			if err := s.rtmp.Serve(l); err != nil {
+				s.log.Debug("rtmp listener stopped", "addr", l.Addr().String(), "err", err)
+			}
+		}()
+	}
+	attrs := []any{"http", ln.Addr().String(), "rtmp", rln.Addr().String(), "tls", tlsCfg != nil}
+	if sln != nil {
+		attrs = append(attrs, "rtmps", sln.Addr().String())
+	}
+	s.log.Info("listening", attrs...)
 	return nil
 }
+
+func (s *Server) closeListeners() {
+	for _, l := range []net.Listener{s.httpLn, s.rtmpLn, s.rtmpsLn} {
+		if l != nil {
+			l.Close()
+		}
+	}
+}
+
+// RTMPAddr is the address the RTMP server listens on (after Start).
+func (s *Server) RTMPAddr() net.Addr { return s.rtmpLn.Addr() }
+
+// Hub is the media hub.
+func (s *Server) Hub() *media.Hub { return s.hub }
+
+// MediaURLBases are the scheme://host:port bases of RTMP and FLV URLs.
+func (s *Server) MediaURLBases() (rtmpBase, flvBase string) { return s.glue.urls.rtmp, s.glue.urls.flv }
 
 // HTTPAddr is the address the HTTP server listens on (after Start).
 func (s *Server) HTTPAddr() net.Addr { return s.httpLn.Addr() }
 
 // WebSocketURL is the signalling URL clients are told to use.
 func (s *Server) WebSocketURL() string {
-	return fmt.Sprintf("ws://%s/ws", net.JoinHostPort(s.cfg.Host, portOf(s.HTTPAddr())))
+	scheme := "ws"
+	if s.cfg.TLS.Enabled() {
+		scheme = "wss"
+	}
+	return fmt.Sprintf("%s://%s/ws", scheme, net.JoinHostPort(s.cfg.Host, portOf(s.HTTPAddr())))
 }
 
 func portOf(a net.Addr) string {
@@ -189,6 +282,15 @@ func (s *Server) shutdown(ctx context.Context) error {
 	if err := s.signal.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("signalling: %w", err))
 	}
+	// Media before HTTP: HTTP-FLV players are hijacked connections that
+	// http.Server.Shutdown does not wait for; ending the streams ends them.
+	s.hub.Shutdown()
+	if s.rtmpLn != nil {
+		if err := s.rtmp.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("rtmp: %w", err))
+		}
+		s.rtmpWG.Wait()
+	}
 	if s.httpSrv != nil {
 		if err := s.httpSrv.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http: %w", err))
@@ -207,6 +309,7 @@ func (s *Server) shutdown(ctx context.Context) error {
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /ws", s.signal)
+	mux.Handle("/flv/", s.flv)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
 	if s.cfg.Debug.Endpoints {

@@ -37,6 +37,8 @@ func Start(t testing.TB, mutate func(*config.Config)) *Env {
 	cfg := config.Default()
 	cfg.Data = t.TempDir()
 	cfg.HTTP = "127.0.0.1:0"
+	cfg.RTMP = "127.0.0.1:0"
+	cfg.RTMPS = "127.0.0.1:0"
 	cfg.Host = "127.0.0.1"
 	cfg.ShutdownTimeout = 5 * time.Second
 	cfg.AllowFastPing = true

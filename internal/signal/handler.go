@@ -32,11 +32,21 @@ type ReportStore interface {
 	AddReport(ctx context.Context, r store.Report) (int64, error)
 }
 
-// Deps are the Handler's collaborators. Logger and Now are optional.
+// MediaURLs signs media URLs and reports stream stats (the media plane, in a
+// server). Without it, publish and subscribe return no URLs and
+// get_stream_stats returns nothing.
+type MediaURLs interface {
+	PushURL(ctx context.Context, app ids.AppID, room ids.RoomID, stream ids.StreamID, user ids.UserID) (url string, expires time.Time, err error)
+	PlayURLs(ctx context.Context, app ids.AppID, room ids.RoomID, stream ids.StreamID, viewer ids.UserID) (protocol.PlayURLs, error)
+	StreamStats(app ids.AppID, room ids.RoomID, streams []ids.StreamID) []protocol.StreamStats
+}
+
+// Deps are the Handler's collaborators. Logger, Now and Media are optional.
 type Deps struct {
 	Rooms   *room.Manager
 	Tokens  TokenVerifier
 	Reports ReportStore
+	Media   MediaURLs
 	Metrics *metrics.Metrics
 	Logger  *slog.Logger
 	Now     func() time.Time
@@ -48,6 +58,7 @@ type Handler struct {
 	rooms   *room.Manager
 	tokens  TokenVerifier
 	reports ReportStore
+	media   MediaURLs
 	metrics *metrics.Metrics
 	log     *slog.Logger
 	now     func() time.Time
@@ -73,6 +84,7 @@ func New(cfg Config, d Deps) (*Handler, error) {
 		rooms:      d.Rooms,
 		tokens:     d.Tokens,
 		reports:    d.Reports,
+		media:      d.Media,
 		metrics:    d.Metrics,
 		log:        d.Logger,
 		now:        d.Now,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/minirtc/minirtc/internal/store"
@@ -38,6 +39,7 @@ var ops = map[string]opSpec{
 	protocol.OpDeleteAttributes: {run: opDeleteAttributes, message: true},
 	protocol.OpSendMessage:      {run: opSendMessage, message: true},
 	protocol.OpReport:           {run: opReport},
+	protocol.OpGetStreamStats:   {run: opGetStreamStats, repeatable: true},
 	protocol.OpKick:             {run: opKick},
 	protocol.OpCloseRoom:        {run: opCloseRoom},
 }
@@ -125,7 +127,7 @@ func opLeave(_ context.Context, s *session, _ json.RawMessage) (any, error) {
 	return nil, nil
 }
 
-func opPublish(_ context.Context, s *session, data json.RawMessage) (any, error) {
+func opPublish(ctx context.Context, s *session, data json.RawMessage) (any, error) {
 	req, err := decode[protocol.PublishRequest](data)
 	if err != nil {
 		return nil, err
@@ -134,7 +136,16 @@ func opPublish(_ context.Context, s *session, data json.RawMessage) (any, error)
 	if perr != nil {
 		return nil, perr
 	}
-	return &protocol.PublishResponse{Stream: st}, nil
+	resp := &protocol.PublishResponse{Stream: st}
+	if s.h.media != nil {
+		u, exp, err := s.h.media.PushURL(ctx, s.member.App(), s.member.RoomID(), st.ID, s.member.User())
+		if err != nil {
+			_ = s.member.Unpublish(st.Tag) // no URL, no stream
+			return nil, fmt.Errorf("signing the push URL: %w", err)
+		}
+		resp.PushURL, resp.PushURLExpiresAt = u, exp.UnixMilli()
+	}
+	return resp, nil
 }
 
 func opUnpublish(_ context.Context, s *session, data json.RawMessage) (any, error) {
@@ -145,7 +156,7 @@ func opUnpublish(_ context.Context, s *session, data json.RawMessage) (any, erro
 	return nil, s.member.Unpublish(req.Tag)
 }
 
-func opSubscribe(_ context.Context, s *session, data json.RawMessage) (any, error) {
+func opSubscribe(ctx context.Context, s *session, data json.RawMessage) (any, error) {
 	req, err := decode[protocol.SubscribeRequest](data)
 	if err != nil {
 		return nil, err
@@ -154,7 +165,36 @@ func opSubscribe(_ context.Context, s *session, data json.RawMessage) (any, erro
 	if serr != nil {
 		return nil, serr
 	}
-	return &protocol.SubscribeResponse{Subscriptions: subs}, nil
+	resp := &protocol.SubscribeResponse{Subscriptions: subs}
+	if s.h.media != nil {
+		resp.URLs = make(map[ids.StreamID]protocol.PlayURLs, len(req.Streams))
+		for _, sid := range req.Streams {
+			u, err := s.h.media.PlayURLs(ctx, s.member.App(), s.member.RoomID(), sid, s.member.User())
+			if err != nil {
+				return nil, fmt.Errorf("signing play URLs: %w", err)
+			}
+			resp.URLs[sid] = u
+		}
+	}
+	return resp, nil
+}
+
+func opGetStreamStats(_ context.Context, s *session, data json.RawMessage) (any, error) {
+	req, err := decode[protocol.GetStreamStatsRequest](data)
+	if err != nil {
+		return nil, err
+	}
+	if len(req.Streams) > s.h.rooms.Config().MaxSubscriptions {
+		return nil, protocol.Errorf(protocol.CodeInvalidField, "streams lists %d streams, the limit is %d", len(req.Streams), s.h.rooms.Config().MaxSubscriptions)
+	}
+	if !s.member.Present() {
+		return nil, protocol.Errorf(protocol.CodeNotJoined, "you are no longer in room %s", s.member.RoomID())
+	}
+	resp := &protocol.GetStreamStatsResponse{Stats: []protocol.StreamStats{}}
+	if s.h.media != nil {
+		resp.Stats = append(resp.Stats, s.h.media.StreamStats(s.member.App(), s.member.RoomID(), req.Streams)...)
+	}
+	return resp, nil
 }
 
 func opUnsubscribe(_ context.Context, s *session, data json.RawMessage) (any, error) {

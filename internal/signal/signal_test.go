@@ -35,9 +35,10 @@ func TestJoinPublishAndEventsBetweenTwoUsers(t *testing.T) {
 	}
 	var pub protocol.PublishResponse
 	alice.ok(protocol.OpPublish, protocol.PublishRequest{Media: protocol.MediaAudioVideo}, &pub)
-	if pub.Stream.ID != "alice_main" {
-		t.Fatalf("stream = %+v", pub.Stream)
+	if pub.Stream.ID != "alice_main" || pub.PushURL == "" {
+		t.Fatalf("publish answered %+v", pub)
 	}
+	env.GoLive(t, pub.PushURL, protocol.MediaAudioVideo)
 
 	bob := dialRaw(t, env.URL)
 	jb := bob.join(env.Token(t, "bob", "r1"), "r1")

@@ -38,16 +38,17 @@ func TestRoomOperations(t *testing.T) {
 		t.Fatalf("user_joined: %+v %v", uj, err)
 	}
 
-	st, err := alice.Publish(ctx, "", protocol.MediaAudioVideo)
+	pub, err := alice.PublishURL(ctx, "", protocol.MediaAudioVideo)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.ID != "alice_main" || st.Tag != "main" || st.Media != protocol.MediaAudioVideo {
-		t.Fatalf("stream %+v", st)
+	if st := pub.Stream; st.ID != "alice_main" || st.Tag != "main" || st.Media != protocol.MediaAudioVideo || pub.PushURL == "" {
+		t.Fatalf("publish answered %+v", pub)
 	}
 	if _, err := alice.Publish(ctx, "main", protocol.MediaAudio); !isCode(err, protocol.CodeStreamExists) {
 		t.Fatalf("second publish: %v", err)
 	}
+	env.GoLive(t, pub.PushURL, protocol.MediaAudioVideo) // the stream is announced when media flows
 	ev, _ = brec.waitFor(t, 0, protocol.EvStreamPublished, nil)
 	var se protocol.StreamEvent
 	if err := ev.Decode(&se); err != nil || se.Stream.ID != "alice_main" {
@@ -59,7 +60,7 @@ func TestRoomOperations(t *testing.T) {
 		t.Fatalf("subscribe: %v %v", subs, err)
 	}
 
-	st, err = alice.Mute(ctx, "main", ptr(true), nil)
+	st, err := alice.Mute(ctx, "main", ptr(true), nil)
 	if err != nil || !st.AudioMuted || st.VideoDisabled {
 		t.Fatalf("mute: %+v %v", st, err)
 	}

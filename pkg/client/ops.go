@@ -104,6 +104,30 @@ func (c *Client) Publish(ctx context.Context, tag ids.Tag, media protocol.MediaT
 	return r.Stream, err
 }
 
+// PublishURL publishes like Publish and returns the whole answer, including
+// the signed RTMP push URL: the stream is announced when media arrives there.
+func (c *Client) PublishURL(ctx context.Context, tag ids.Tag, media protocol.MediaType) (protocol.PublishResponse, error) {
+	var r protocol.PublishResponse
+	err := c.do(ctx, protocol.OpPublish, protocol.PublishRequest{Tag: tag, Media: media}, &r)
+	return r, err
+}
+
+// SubscribeURLs subscribes like Subscribe and returns the whole answer,
+// including signed RTMP and HTTP-FLV play URLs per stream.
+func (c *Client) SubscribeURLs(ctx context.Context, streams ...ids.StreamID) (protocol.SubscribeResponse, error) {
+	var r protocol.SubscribeResponse
+	err := c.do(ctx, protocol.OpSubscribe, protocol.SubscribeRequest{Streams: streams}, &r)
+	return r, err
+}
+
+// StreamStats returns the server's stats of the given live streams of the
+// room (all of them when none are given).
+func (c *Client) StreamStats(ctx context.Context, streams ...ids.StreamID) ([]protocol.StreamStats, error) {
+	var r protocol.GetStreamStatsResponse
+	err := c.do(ctx, protocol.OpGetStreamStats, protocol.GetStreamStatsRequest{Streams: streams}, &r)
+	return r.Stats, err
+}
+
 // Unpublish withdraws the stream with the given tag ("" means the default).
 func (c *Client) Unpublish(ctx context.Context, tag ids.Tag) error {
 	return c.do(ctx, protocol.OpUnpublish, protocol.UnpublishRequest{Tag: tag}, nil)

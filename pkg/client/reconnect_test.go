@@ -134,8 +134,10 @@ func TestRequestWhileReconnecting(t *testing.T) {
 	p.cut()
 	arec.waitState(t, 0, StateReconnecting)
 	done := make(chan error, 1)
+	var pub protocol.PublishResponse
 	go func() {
-		_, err := alice.Publish(ctx, "main", protocol.MediaAudio)
+		var err error
+		pub, err = alice.PublishURL(ctx, "main", protocol.MediaAudio)
 		done <- err
 	}()
 	time.Sleep(300 * time.Millisecond)
@@ -148,6 +150,7 @@ func TestRequestWhileReconnecting(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+	env.GoLive(t, pub.PushURL, protocol.MediaAudio)
 	brec.waitFor(t, 0, protocol.EvStreamPublished, nil)
 }
 

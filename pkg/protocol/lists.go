@@ -20,7 +20,7 @@ var Ops = []string{
 	OpSendMessage,
 	OpReport,
 	OpKick,
-	OpCloseRoom,
+	OpCloseRoom, OpGetStreamStats,
 }
 
 // Events lists every event the server sends: each Ev* constant, in the order

@@ -24,6 +24,7 @@ const (
 	OpReport           = "report"
 	OpKick             = "kick"
 	OpCloseRoom        = "close_room"
+	OpGetStreamStats   = "get_stream_stats"
 )
 
 // MediaType says what a stream carries.
@@ -57,6 +58,37 @@ type Stream struct {
 	// publisher still publishes, but sends silence / no picture.
 	AudioMuted    bool `json:"audio_muted"`
 	VideoDisabled bool `json:"video_disabled"`
+	// Video and Audio describe the media as it arrived at the server; they
+	// are set once the stream is live (absent in a publish response).
+	Video *VideoInfo `json:"video,omitempty"`
+	Audio *AudioInfo `json:"audio,omitempty"`
+}
+
+// VideoInfo describes a live stream's video.
+type VideoInfo struct {
+	Codec  string `json:"codec"` // "h264" or "h265"
+	Width  int    `json:"width"`
+	Height int    `json:"height"`
+	// FPS is the frame rate the encoder declares, omitted when it does not
+	// (get_stream_stats has the measured rate).
+	FPS float64 `json:"fps,omitempty"`
+}
+
+// Equal compares two optional infos.
+func (v *VideoInfo) Equal(o *VideoInfo) bool {
+	return v == o || (v != nil && o != nil && *v == *o)
+}
+
+// AudioInfo describes a live stream's audio.
+type AudioInfo struct {
+	Codec      string `json:"codec"` // "aac"
+	SampleRate int    `json:"sample_rate"`
+	Channels   int    `json:"channels"`
+}
+
+// Equal compares two optional infos.
+func (a *AudioInfo) Equal(o *AudioInfo) bool {
+	return a == o || (a != nil && o != nil && *a == *o)
 }
 
 // Participant is a user in a room.
@@ -140,9 +172,13 @@ type PublishRequest struct {
 	Media MediaType `json:"media"`
 }
 
-// PublishResponse answers "publish".
+// PublishResponse answers "publish". With the media plane, PushURL is the
+// signed RTMP URL to push the stream to (live-pusher's url); the stream is
+// announced to the room when media arrives on it.
 type PublishResponse struct {
-	Stream Stream `json:"stream"`
+	Stream           Stream `json:"stream"`
+	PushURL          string `json:"push_url,omitempty"`
+	PushURLExpiresAt int64  `json:"push_url_expires_at,omitempty"` // unix ms: start pushing before this
 }
 
 // UnpublishRequest is the data of "unpublish".
@@ -156,9 +192,44 @@ type SubscribeRequest struct {
 }
 
 // SubscribeResponse answers "subscribe" and "unsubscribe" with the caller's
-// subscriptions after the change.
+// subscriptions after the change. A subscribe response also carries signed
+// play URLs for each stream requested.
 type SubscribeResponse struct {
-	Subscriptions []ids.StreamID `json:"subscriptions"`
+	Subscriptions []ids.StreamID            `json:"subscriptions"`
+	URLs          map[ids.StreamID]PlayURLs `json:"urls,omitempty"`
+}
+
+// PlayURLs are the signed URLs to play one stream, bound to the subscriber.
+type PlayURLs struct {
+	RTMP      string `json:"rtmp"`
+	FLV       string `json:"flv"`
+	ExpiresAt int64  `json:"expires_at"` // unix ms: start playing before this
+}
+
+// GetStreamStatsRequest is the data of "get_stream_stats"; no streams means
+// every live stream of the room.
+type GetStreamStatsRequest struct {
+	Streams []ids.StreamID `json:"streams,omitempty"`
+}
+
+// GetStreamStatsResponse answers "get_stream_stats".
+type GetStreamStatsResponse struct {
+	Stats []StreamStats `json:"stats"`
+}
+
+// StreamStats is the server's view of one live stream.
+type StreamStats struct {
+	Stream     ids.StreamID   `json:"stream"`
+	Video      *VideoInfo     `json:"video,omitempty"`
+	Audio      *AudioInfo     `json:"audio,omitempty"`
+	BitrateIn  int64          `json:"bitrate_in"`  // bits/s from the publisher, last second
+	BitrateOut int64          `json:"bitrate_out"` // bits/s to all players, last second
+	FPS        float64        `json:"fps"`         // video frames/s received, last second
+	GOPFrames  int            `json:"gop_frames"`  // frames in the last complete GOP
+	GOPMs      int64          `json:"gop_ms"`      // its duration
+	Readers    map[string]int `json:"readers"`     // players per protocol: "rtmp", "flv"
+	Dropped    int64          `json:"dropped"`     // frames slow players skipped
+	Pushing    bool           `json:"pushing"`     // false while waiting for a reconnect
 }
 
 // MuteRequest is the data of "mute": the owner's mute states of one of its

@@ -51,9 +51,10 @@ func TestTwoHundredClientsInTwentyRooms(t *testing.T) {
 	defer cancel()
 
 	type member struct {
-		c    *client.Client
-		room ids.RoomID
-		user ids.UserID
+		c       *client.Client
+		room    ids.RoomID
+		user    ids.UserID
+		pushURL string
 	}
 	members := make([]*member, rooms*perRoom)
 	var wg sync.WaitGroup
@@ -136,10 +137,12 @@ func TestTwoHundredClientsInTwentyRooms(t *testing.T) {
 		actors.Add(1)
 		go func(m *member) {
 			defer actors.Done()
-			if _, err := m.c.Publish(ctx, "", protocol.MediaAudioVideo); err != nil {
+			pub, err := m.c.PublishURL(ctx, "", protocol.MediaAudioVideo)
+			if err != nil {
 				actErrs <- fmt.Errorf("%s publish: %w", m.user, err)
 				return
 			}
+			m.pushURL = pub.PushURL
 			if _, err := m.c.SendMessage(ctx, "hello", string(m.room)); err != nil {
 				actErrs <- fmt.Errorf("%s message: %w", m.user, err)
 			}
@@ -161,9 +164,20 @@ func TestTwoHundredClientsInTwentyRooms(t *testing.T) {
 			}
 		}
 	}
+	// Streams are pending until media flows: nobody saw them yet.
+	for i, s := range results {
+		if len(s.published) > 0 {
+			t.Fatalf("%s saw streams published before any media: %v", members[i].user, s.published)
+		}
+	}
 	// Subscriptions are tracked per user.
 	m0 := members[0]
 	other := ids.Stream(members[rooms].user, ids.DefaultTag) // same room as m0
+	if _, err := m0.c.Subscribe(ctx, other); !isCode(err, protocol.CodeStreamNotFound) {
+		t.Fatalf("subscribing to a stream with no media yet: %v", err)
+	}
+	env.GoLive(t, members[rooms].pushURL, protocol.MediaAudioVideo)
+	waitEvent(t, m0.c, protocol.EvStreamPublished, nil)
 	if _, err := m0.c.Subscribe(ctx, other); err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +185,7 @@ func TestTwoHundredClientsInTwentyRooms(t *testing.T) {
 	if subs := st.Subscriptions[m0.user]; len(subs) != 1 || subs[0] != other {
 		t.Fatalf("subscriptions = %v", subs)
 	}
-	if got := env.Server.Rooms().Counts(); got.Streams != rooms*perRoom {
+	if got := env.Server.Rooms().Counts(); got.Streams != 1 {
 		t.Fatalf("streams = %d", got.Streams)
 	}
 	// Everyone leaves; the rooms empty out.
@@ -231,9 +245,12 @@ func TestPingTimeoutRemovesVanishedClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := gone.Publish(ctx, "", protocol.MediaAudio); err != nil {
+	pub, err := gone.PublishURL(ctx, "", protocol.MediaAudio)
+	if err != nil {
 		t.Fatal(err)
 	}
+	env.GoLive(t, pub.PushURL, protocol.MediaAudio)
+	waitEvent(t, watcher, protocol.EvStreamPublished, nil)
 	start := time.Now()
 	gone.Close() // vanishes without leaving, like a phone losing the network
 	waitEvent(t, watcher, protocol.EvStreamUnpublished, nil)

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minirtc/minirtc/internal/servertest"
 	"github.com/minirtc/minirtc/pkg/client"
 	"github.com/minirtc/minirtc/pkg/protocol"
 )
@@ -76,9 +77,11 @@ func TestServeBinaryFirstStartJoinAndSIGTERM(t *testing.T) {
 		t.Fatalf("join: %v", err)
 	}
 	defer c.Close()
-	if _, err := c.Publish(ctx, "", protocol.MediaAudioVideo); err != nil {
+	pub, err := c.PublishURL(ctx, "", protocol.MediaAudioVideo)
+	if err != nil {
 		t.Fatal(err)
 	}
+	servertest.Push(t, pub.PushURL, protocol.MediaAudioVideo) // through the binary's RTMP port
 
 	base := "http://" + strings.TrimSuffix(strings.TrimPrefix(wsURL, "ws://"), "/ws")
 	var health struct {
@@ -91,7 +94,12 @@ func TestServeBinaryFirstStartJoinAndSIGTERM(t *testing.T) {
 	if health.Status != "ok" || health.Rooms != 1 || health.Participants != 1 || health.Store != "ok" {
 		t.Fatalf("healthz = %+v", health)
 	}
+	// The stream counts once media arrived on the push URL.
 	metrics := get(t, base+"/metrics")
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(metrics, "minirtc_streams 1\n") && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		metrics = get(t, base+"/metrics")
+	}
 	for _, want := range []string{
 		"minirtc_connections 1", "minirtc_rooms 1", "minirtc_participants 1", "minirtc_streams 1",
 		`minirtc_requests_total{op="publish"} 1`, "minirtc_messages_total 0",
