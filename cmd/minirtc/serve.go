@@ -155,7 +155,7 @@ func printBanner(ctx context.Context, w io.Writer, srv *server.Server) {
 		fmt.Fprintf(w, "  %s --url %s --room demo --token \"$TOKEN\"\n", joinCommand(self), srv.WebSocketURL())
 		fmt.Fprintf(w, "\nPush a test pattern into room \"demo\" as bob, then watch it:\n")
 		fmt.Fprintf(w, "  URL=$(%s ingest create --data %s --app %s --room demo --user bob --field url)\n", self, cfg.Data, appID)
-		fmt.Fprintf(w, "  ffmpeg -re -f lavfi -i testsrc=size=640x360:rate=25 -f lavfi -i sine=sample_rate=48000 -c:v libx264 -profile:v baseline -tune zerolatency -g 50 -c:a aac -ac 1 -f flv \"$URL\"\n")
+		fmt.Fprintf(w, "  ffmpeg -re -f lavfi -i testsrc=size=640x360:rate=25 -f lavfi -i sine=sample_rate=48000 -c:v libx264 -pix_fmt yuv420p -profile:v baseline -tune zerolatency -g 50 -c:a aac -ac 1 -f flv \"$URL\"\n")
 		fmt.Fprintf(w, "  ffplay \"$(%s url play --data %s --app %s --room demo --stream bob_main --field flv)\"\n", self, cfg.Data, appID)
 	}
 	fmt.Fprintf(w, "\nPress Ctrl-C to stop.\n\n")

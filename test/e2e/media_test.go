@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minirtc/minirtc/internal/auth"
 	"github.com/minirtc/minirtc/internal/config"
 	"github.com/minirtc/minirtc/internal/servertest"
 	"github.com/minirtc/minirtc/pkg/client"
@@ -77,7 +78,7 @@ func TestPushAndPlayThroughRoom(t *testing.T) {
 				t.Fatalf("subscribing before media: %v, want code %d", err, protocol.CodeStreamNotFound)
 			}
 
-			startPush(t, pub.PushURL, pushOpts{sampleRate: tc.sampleRate})
+			pusher := startPush(t, pub.PushURL, pushOpts{sampleRate: tc.sampleRate})
 			st := streamEvent(t, waitEvent(t, bob, protocol.EvStreamPublished, nil))
 			if st.ID != "alice_main" || st.Video == nil || st.Audio == nil {
 				t.Fatalf("stream_published without codec info: %+v", st)
@@ -145,6 +146,9 @@ func TestPushAndPlayThroughRoom(t *testing.T) {
 			if st := streamEvent(t, waitEvent(t, bob, protocol.EvStreamUnpublished, nil)); st.ID != "alice_main" {
 				t.Fatalf("unpublished %s", st.ID)
 			}
+			if _, done := pusher.exited(5 * time.Second); !done {
+				t.Fatal("ffmpeg kept pushing after unpublish")
+			}
 		})
 	}
 }
@@ -187,6 +191,54 @@ func TestPusherReconnectWithinGrace(t *testing.T) {
 	if r := probe(ctx, sub.URLs["alice_main"].FLV, 2); r.err != nil || r.video < 45 || r.stderr != "" {
 		t.Fatalf("after the reconnect: %d video frames, %v %s", r.video, r.err, r.stderr)
 	}
+}
+
+// TestKickClosesPushAndPlay: a kicked publisher's push connection is cut,
+// and so are the players of a kicked viewer.
+func TestKickClosesPushAndPlay(t *testing.T) {
+	env := mediaEnv(t, time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	teacher, err := client.Join(ctx, env.URL, env.Token(t, "teacher", "r1", auth.GrantAdmin, auth.GrantPublish, auth.GrantSubscribe), "r1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer teacher.Close()
+	alice := join(t, env, "alice", "r1")
+	pub, err := alice.PublishURL(ctx, "", protocol.MediaAudioVideo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pusher := startPush(t, pub.PushURL, pushOpts{})
+	waitEvent(t, teacher, protocol.EvStreamPublished, nil)
+	bob := join(t, env, "bob", "r1")
+	sub, err := bob.SubscribeURLs(ctx, "alice_main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// bob watches for 20 s unless cut; kicking bob must end his player.
+	watch := make(chan probed, 1)
+	go func() { watch <- probe(ctx, sub.URLs["alice_main"].FLV, 20) }()
+	time.Sleep(time.Second)
+	start := time.Now()
+	if err := teacher.Kick(ctx, "bob", 0, "test"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-watch:
+		if r.video == 0 {
+			t.Errorf("bob's player got nothing before the kick: %+v", r)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("bob's player still running 5 s after bob was kicked")
+	}
+	if err := teacher.Kick(ctx, "alice", 0, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, done := pusher.exited(5 * time.Second); !done {
+		t.Fatal("alice's ffmpeg kept pushing after alice was kicked")
+	}
+	t.Logf("players and pushes cut within %v of the kicks", time.Since(start))
 }
 
 // TestFiftyFLVReaders: fifty ffmpeg players of one stream all decode.
