@@ -79,6 +79,11 @@ type cpuJSON struct {
 	ServerPct float64 `json:"server_pct"` // of one core; -1 unknown
 	Source    string  `json:"server_source,omitempty"`
 	BenchPct  float64 `json:"bench_pct"`
+	// Write system calls (write, writev, sendmsg...) of the server and read
+	// calls of this tool per frame received, from /proc/PID/io (needs
+	// --server-pid; 0 unknown).
+	ServerWritesPerFrame float64 `json:"server_writes_per_frame,omitempty"`
+	BenchReadsPerFrame   float64 `json:"bench_reads_per_frame,omitempty"`
 }
 
 type mediaMemoryJSON struct {
@@ -238,18 +243,59 @@ type serverCPUMeter struct {
 	self   time.Duration
 	server float64
 	have   bool
+	frames int64
+	srvW   int64 // server write calls, -1 unknown
+	selfR  int64 // our read calls, -1 unknown
+}
+
+// procSyscalls reads the read and write system call counts of a process
+// ("self" for this one) from /proc/PID/io; -1 when unreadable.
+func procSyscalls(pid string) (reads, writes int64) {
+	b, err := os.ReadFile("/proc/" + pid + "/io")
+	reads, writes = -1, -1
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "syscr: "); ok {
+			reads, _ = strconv.ParseInt(v, 10, 64)
+		} else if v, ok := strings.CutPrefix(line, "syscw: "); ok {
+			writes, _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return reads, writes
+}
+
+func (r *mediaRun) syscalls() (frames, serverWrites, selfReads int64) {
+	t := r.totals()
+	serverWrites = -1
+	if r.o.serverPID > 0 {
+		_, serverWrites = procSyscalls(strconv.Itoa(r.o.serverPID))
+	}
+	selfReads, _ = procSyscalls("self")
+	return t.video + t.audio, serverWrites, selfReads
 }
 
 func (r *mediaRun) startServerCPU(ctx context.Context) serverCPUMeter {
 	m := serverCPUMeter{r: r}
 	m.server, _, m.have = r.serverCPUSeconds(ctx, nil)
+	m.frames, m.srvW, m.selfR = r.syscalls()
 	m.wall, m.self = time.Now(), selfCPU()
 	return m
 }
 
 func (m serverCPUMeter) stop(ctx context.Context) *cpuJSON {
 	wall, self := time.Since(m.wall), selfCPU()-m.self
+	frames, srvW, selfR := m.r.syscalls()
 	c := &cpuJSON{Seconds: round2(wall.Seconds()), ServerPct: -1, BenchPct: round1(100 * float64(self) / float64(wall))}
+	if n := frames - m.frames; n > 0 {
+		if srvW >= 0 && m.srvW >= 0 {
+			c.ServerWritesPerFrame = round2(float64(srvW-m.srvW) / float64(n))
+		}
+		if selfR >= 0 && m.selfR >= 0 {
+			c.BenchReadsPerFrame = round2(float64(selfR-m.selfR) / float64(n))
+		}
+	}
 	if v, src, ok := m.r.serverCPUSeconds(ctx, nil); ok && m.have {
 		c.ServerPct, c.Source = round1(100*(v-m.server)/wall.Seconds()), src
 	}
@@ -441,6 +487,9 @@ func (s *mediaSummary) print(w io.Writer) {
 			srv = fmt.Sprintf("%.1f%% of one core (%s)", c.ServerPct, c.Source)
 		}
 		fmt.Fprintf(w, "cpu       server %s, bench %.1f%%\n", srv, c.BenchPct)
+		if c.ServerWritesPerFrame > 0 || c.BenchReadsPerFrame > 0 {
+			fmt.Fprintf(w, "syscalls  per frame received: server %.2f writes, bench %.2f reads\n", c.ServerWritesPerFrame, c.BenchReadsPerFrame)
+		}
 	}
 	if m := s.Memory; m != nil {
 		fmt.Fprintf(w, "memory    server heap %+.1f MiB for %d readers: %.2f KiB heap/reader, %.2f KiB stack/reader, %.2f goroutines/reader\n",

@@ -24,6 +24,7 @@ type mediaFlags struct {
 	app, room, user     string
 	ttl                 time.Duration
 	field               string
+	rtmpBase, flvBase   string
 }
 
 // print writes out as JSON, or only one of its fields with --field.
@@ -46,6 +47,8 @@ func (f *mediaFlags) add(cmd *cobra.Command, ttlDefault time.Duration) {
 	fl.StringVar(&f.room, "room", "", "room id (required)")
 	fl.DurationVar(&f.ttl, "ttl", ttlDefault, "how long the URL can be used to start, at most 720h")
 	fl.StringVar(&f.field, "field", "", "print only this field of the JSON output (e.g. url, flv)")
+	fl.StringVar(&f.rtmpBase, "rtmp-base", "", "scheme://host:port of RTMP URLs (default: from the config)")
+	fl.StringVar(&f.flvBase, "flv-base", "", "scheme://host:port of HTTP-FLV URLs (default: from the config)")
 	cmd.MarkFlagRequired("app")
 	cmd.MarkFlagRequired("room")
 }
@@ -64,6 +67,15 @@ func (f *mediaFlags) secretAndBases(ctx context.Context) (secret, rtmpBase, flvB
 	cfg, err := config.Load(f.configPath, os.Environ())
 	if err != nil {
 		return "", "", "", err
+	}
+	if f.rtmpBase != "" {
+		cfg.Media.PublicRTMPURL = f.rtmpBase
+	}
+	if f.flvBase != "" {
+		cfg.Media.PublicFLVURL = f.flvBase
+	}
+	if err := cfg.Validate(); err != nil {
+		return "", "", "", fmt.Errorf("--rtmp-base/--flv-base: %w", err)
 	}
 	rtmpBase, flvBase = server.MediaBases(cfg)
 	db, err := openDataStore(ctx, f.dataDir, false)

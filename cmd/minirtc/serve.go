@@ -136,8 +136,12 @@ func printBanner(ctx context.Context, w io.Writer, srv *server.Server) {
 	fmt.Fprintf(w, "  signalling  %s\n", srv.WebSocketURL())
 	fmt.Fprintf(w, "  rtmp        %s  (push and play)\n", rtmpBase)
 	fmt.Fprintf(w, "  http-flv    %s/flv/...\n", flvBase)
-	fmt.Fprintf(w, "  health      http://%s/healthz\n", base)
-	fmt.Fprintf(w, "  metrics     http://%s/metrics\n", base)
+	scheme := "http"
+	if cfg.TLS.Enabled() {
+		scheme = "https"
+	}
+	fmt.Fprintf(w, "  health      %s://%s/healthz\n", scheme, base)
+	fmt.Fprintf(w, "  metrics     %s://%s/metrics\n", scheme, base)
 	fmt.Fprintf(w, "  data        %s\n", cfg.Data)
 	appID := ""
 	if app := srv.DevApp; app != nil {
@@ -154,9 +158,15 @@ func printBanner(ctx context.Context, w io.Writer, srv *server.Server) {
 		fmt.Fprintf(w, "  TOKEN=$(%s token create --data %s --app %s --user alice --room demo | tail -n1)\n", self, cfg.Data, appID)
 		fmt.Fprintf(w, "  %s --url %s --room demo --token \"$TOKEN\"\n", joinCommand(self), srv.WebSocketURL())
 		fmt.Fprintf(w, "\nPush a test pattern into room \"demo\" as bob, then watch it:\n")
-		fmt.Fprintf(w, "  URL=$(%s ingest create --data %s --app %s --room demo --user bob --field url)\n", self, cfg.Data, appID)
+		// The URL commands read host and ports from the config and MINIRTC_*
+		// variables; when serve's flags changed them, say so explicitly.
+		baseFlags := ""
+		if r, f := server.MediaBases(envConfig()); r != rtmpBase || f != flvBase {
+			baseFlags = fmt.Sprintf(" --rtmp-base %s --flv-base %s", rtmpBase, flvBase)
+		}
+		fmt.Fprintf(w, "  URL=$(%s ingest create --data %s --app %s --room demo --user bob%s --field url)\n", self, cfg.Data, appID, baseFlags)
 		fmt.Fprintf(w, "  ffmpeg -re -f lavfi -i testsrc=size=640x360:rate=25 -f lavfi -i sine=sample_rate=48000 -c:v libx264 -pix_fmt yuv420p -profile:v baseline -tune zerolatency -g 50 -c:a aac -ac 1 -f flv \"$URL\"\n")
-		fmt.Fprintf(w, "  ffplay \"$(%s url play --data %s --app %s --room demo --stream bob_main --field flv)\"\n", self, cfg.Data, appID)
+		fmt.Fprintf(w, "  ffplay \"$(%s url play --data %s --app %s --room demo --stream bob_main%s --field flv)\"\n", self, cfg.Data, appID, baseFlags)
 	}
 	fmt.Fprintf(w, "\nPress Ctrl-C to stop.\n\n")
 }
@@ -184,4 +194,14 @@ func portString(a net.Addr) string {
 		return a.String()
 	}
 	return p
+}
+
+// envConfig is the configuration a CLI command without --config sees:
+// defaults and MINIRTC_* variables.
+func envConfig() config.Config {
+	cfg, err := config.Load("", os.Environ())
+	if err != nil {
+		return config.Default()
+	}
+	return cfg
 }

@@ -88,6 +88,10 @@ type Media struct {
 	// the listen ports.
 	PublicRTMPURL string `yaml:"public_rtmp_url"`
 	PublicFLVURL  string `yaml:"public_flv_url"`
+	// AllowedOrigins are the exact browser origins ("https://app.example.com")
+	// allowed to play HTTP-FLV cross-origin (flv.js); "*" allows any. The
+	// URL signature is the access control, so the default is "*".
+	AllowedOrigins []string `yaml:"allowed_origins"`
 }
 
 // Debug configures endpoints for profiling and benchmarks.
@@ -108,7 +112,7 @@ func Default() Config {
 		ShutdownTimeout: 5 * time.Second,
 		Log:             Log{Level: "info", Format: "text"},
 		RTMPS:           ":1936",
-		Media:           Media{Limits: media.Limits{}.WithDefaults(), PushURLTTL: 5 * time.Minute, PlayURLTTL: time.Hour},
+		Media:           Media{Limits: media.Limits{}.WithDefaults(), PushURLTTL: 5 * time.Minute, PlayURLTTL: time.Hour, AllowedOrigins: []string{"*"}},
 		Room:            room.Defaults(),
 		Signal:          signal.Defaults(),
 	}

@@ -260,6 +260,10 @@ func (h *Hub) readerGone() {
 	h.mu.Unlock()
 }
 
+// CountRefusal counts a refusal an egress or ingest decided on its own (an
+// unsupported codec) in minirtc_media_refused_total, and returns err.
+func (h *Hub) CountRefusal(err error) error { return h.countRefusal(err) }
+
 // countRefusal counts err by reason (for /metrics) and returns it.
 func (h *Hub) countRefusal(err error) error {
 	r := AsRefusal(err)

@@ -42,7 +42,7 @@ func (p *Publisher) Timeline() *Timeline { return p.tl }
 // An error means the push must end: a Refusal for bad media, or ErrCut.
 func (p *Publisher) WriteFrame(f *Frame, ts uint32) error {
 	if len(f.Payload) > p.s.h.lim.MaxFrameBytes {
-		return Refuse(ReasonBadMedia, fmt.Sprintf("a %s frame of %d bytes; the limit is %d", f.Kind, len(f.Payload), p.s.h.lim.MaxFrameBytes))
+		return p.s.h.countRefusal(Refuse(ReasonBadMedia, fmt.Sprintf("a %s frame of %d bytes; the limit is %d", f.Kind, len(f.Payload), p.s.h.lim.MaxFrameBytes)))
 	}
 	if f.Kind != Video && f.Kind != Audio {
 		return Refuse(ReasonBadMedia, "frame of unknown kind")
@@ -51,6 +51,9 @@ func (p *Publisher) WriteFrame(f *Frame, ts uint32) error {
 	p.touch(p.s.h.now())
 	announce, info, err := p.s.write(p, f)
 	if err != nil {
+		if !ErrCut(err) {
+			p.s.h.countRefusal(err)
+		}
 		return err
 	}
 	if announce {

@@ -61,6 +61,22 @@ func (m *Manager) CheckPush(app ids.AppID, roomID ids.RoomID, user ids.UserID, s
 	return PushCheck{}, protocol.Errorf(protocol.CodeStreamNotFound, "user %s has not published stream %s in room %s", user, sid, roomID)
 }
 
+// IsSubscribed reports whether user is in the room and subscribed to sid.
+func (m *Manager) IsSubscribed(app ids.AppID, roomID ids.RoomID, user ids.UserID, sid ids.StreamID) bool {
+	r := m.lookup(app, roomID)
+	if r == nil {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	mem := r.members[user]
+	if mem == nil {
+		return false
+	}
+	_, ok := mem.subs[sid]
+	return ok
+}
+
 // IsMember reports whether user is in the room.
 func (m *Manager) IsMember(app ids.AppID, roomID ids.RoomID, user ids.UserID) bool {
 	r := m.lookup(app, roomID)
@@ -88,7 +104,8 @@ func (m *Manager) StreamLive(app ids.AppID, roomID ids.RoomID, sid ids.StreamID,
 		st.Video, st.Audio = video, audio
 		r.streams[sid] = st
 		p.owner.tags = append(p.owner.tags, st.Tag)
-		r.emit(protocol.EvStreamPublished, &protocol.StreamEvent{Stream: *st}, p.owner.id.User, nil)
+		// The owner hears it too: its publish answer came before any media.
+		r.emit(protocol.EvStreamPublished, &protocol.StreamEvent{Stream: *st}, "", nil)
 		return nil
 	}
 	st := r.streams[sid]
@@ -97,7 +114,7 @@ func (m *Manager) StreamLive(app ids.AppID, roomID ids.RoomID, sid ids.StreamID,
 	}
 	if !st.Video.Equal(video) || !st.Audio.Equal(audio) {
 		st.Video, st.Audio = video, audio
-		r.emit(protocol.EvStreamStateChanged, &protocol.StreamEvent{Stream: *st}, st.UserID, nil)
+		r.emit(protocol.EvStreamStateChanged, &protocol.StreamEvent{Stream: *st}, "", nil)
 	}
 	return nil
 }

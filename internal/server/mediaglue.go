@@ -139,6 +139,9 @@ func (g *mediaGlue) AdmitPlay(ctx context.Context, t media.Target) (media.PlayTi
 		if !g.rooms.IsMember(grant.App, grant.Room, grant.User) {
 			return tk, media.Refuse(media.ReasonNotMember, fmt.Sprintf("user %s is not in room %s", grant.User, grant.Room))
 		}
+		if !g.rooms.IsSubscribed(grant.App, grant.Room, grant.User, grant.Stream) {
+			return tk, media.Refuse(media.ReasonNotSubscribed, fmt.Sprintf("user %s is not subscribed to %s; subscribe again", grant.User, grant.Stream))
+		}
 	case auth.ActionView:
 	default:
 		return tk, media.Refuse(media.ReasonWrongAction, fmt.Sprintf("a %q URL cannot play", grant.Action))

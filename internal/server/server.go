@@ -98,7 +98,7 @@ func build(_ context.Context, cfg config.Config, log *slog.Logger, db store.Stor
 	}
 	s.glue.hub = s.hub
 	s.rtmp = rtmp.New(s.hub, rtmp.Options{Logger: log})
-	s.flv = flv.New(s.hub, flv.Options{Logger: log})
+	s.flv = flv.New(s.hub, flv.Options{Logger: log, AllowOrigins: cfg.Media.AllowedOrigins})
 	s.metrics = metrics.New(rooms.Counts)
 	s.metrics.Registry.MustRegister(media.NewCollector(s.hub))
 	s.signal, err = signal.New(cfg.Signal, signal.Deps{

@@ -2,6 +2,7 @@ package rtmp
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 
@@ -45,6 +46,10 @@ func (sess *session) publishLoop(pub *media.Publisher) error {
 	err := sess.ingest(pub)
 	if sess.cut.Load() {
 		err = errCutByServer // rather than "use of closed network connection"
+	}
+	var rf *media.Refusal
+	if errors.As(err, &rf) && rf.Reason == media.ReasonCodec {
+		sess.srv.hub.CountRefusal(err) // for /metrics; the hub counted bad media itself
 	}
 	return err
 }
