@@ -84,6 +84,59 @@ type cpuJSON struct {
 	// --server-pid; 0 unknown).
 	ServerWritesPerFrame float64 `json:"server_writes_per_frame,omitempty"`
 	BenchReadsPerFrame   float64 `json:"bench_reads_per_frame,omitempty"`
+	// Cores is every core's use over the window (/proc/stat): with the
+	// server and this tool pinned to one core each, it shows whether a core
+	// was full, and how much of it went to the kernel's softirq work
+	// (loopback TCP delivery), which neither process is charged for.
+	Cores []coreJSON `json:"cores,omitempty"`
+}
+
+type coreJSON struct {
+	Core       string  `json:"core"`
+	BusyPct    float64 `json:"busy_pct"`
+	SoftirqPct float64 `json:"softirq_pct"`
+	StealPct   float64 `json:"steal_pct"`
+}
+
+// coreTicks reads /proc/stat's per-core lines: busy, softirq, steal and
+// total ticks.
+func coreTicks() map[string][4]uint64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return nil
+	}
+	out := map[string][4]uint64{}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 9 || !strings.HasPrefix(f[0], "cpu") || f[0] == "cpu" {
+			continue
+		}
+		var v [8]uint64 // user nice system idle iowait irq softirq steal
+		for i := range v {
+			v[i], _ = strconv.ParseUint(f[i+1], 10, 64)
+		}
+		total := v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7]
+		out[f[0]] = [4]uint64{total - v[3] - v[4], v[6], v[7], total}
+	}
+	return out
+}
+
+func coreUse(a, b map[string][4]uint64) []coreJSON {
+	var out []coreJSON
+	for i := 0; ; i++ {
+		name := "cpu" + strconv.Itoa(i)
+		x, ok1 := a[name]
+		y, ok2 := b[name]
+		if !ok1 || !ok2 {
+			return out
+		}
+		total := float64(y[3] - x[3])
+		if total <= 0 {
+			continue
+		}
+		pct := func(k int) float64 { return round1(100 * float64(y[k]-x[k]) / total) }
+		out = append(out, coreJSON{Core: name, BusyPct: pct(0), SoftirqPct: pct(1), StealPct: pct(2)})
+	}
 }
 
 type mediaMemoryJSON struct {
@@ -246,6 +299,7 @@ type serverCPUMeter struct {
 	frames int64
 	srvW   int64 // server write calls, -1 unknown
 	selfR  int64 // our read calls, -1 unknown
+	cores  map[string][4]uint64
 }
 
 // procSyscalls reads the read and write system call counts of a process
@@ -280,14 +334,15 @@ func (r *mediaRun) startServerCPU(ctx context.Context) serverCPUMeter {
 	m := serverCPUMeter{r: r}
 	m.server, _, m.have = r.serverCPUSeconds(ctx, nil)
 	m.frames, m.srvW, m.selfR = r.syscalls()
-	m.wall, m.self = time.Now(), selfCPU()
+	m.wall, m.self, m.cores = time.Now(), selfCPU(), coreTicks()
 	return m
 }
 
 func (m serverCPUMeter) stop(ctx context.Context) *cpuJSON {
 	wall, self := time.Since(m.wall), selfCPU()-m.self
 	frames, srvW, selfR := m.r.syscalls()
-	c := &cpuJSON{Seconds: round2(wall.Seconds()), ServerPct: -1, BenchPct: round1(100 * float64(self) / float64(wall))}
+	c := &cpuJSON{Seconds: round2(wall.Seconds()), ServerPct: -1, BenchPct: round1(100 * float64(self) / float64(wall)),
+		Cores: coreUse(m.cores, coreTicks())}
 	if n := frames - m.frames; n > 0 {
 		if srvW >= 0 && m.srvW >= 0 {
 			c.ServerWritesPerFrame = round2(float64(srvW-m.srvW) / float64(n))
@@ -489,6 +544,13 @@ func (s *mediaSummary) print(w io.Writer) {
 		fmt.Fprintf(w, "cpu       server %s, bench %.1f%%\n", srv, c.BenchPct)
 		if c.ServerWritesPerFrame > 0 || c.BenchReadsPerFrame > 0 {
 			fmt.Fprintf(w, "syscalls  per frame received: server %.2f writes, bench %.2f reads\n", c.ServerWritesPerFrame, c.BenchReadsPerFrame)
+		}
+		if len(c.Cores) > 0 {
+			fmt.Fprintf(w, "cores    ")
+			for _, k := range c.Cores {
+				fmt.Fprintf(w, " %s %.0f%% busy (softirq %.0f%%)", k.Core, k.BusyPct, k.SoftirqPct)
+			}
+			fmt.Fprintln(w)
 		}
 	}
 	if m := s.Memory; m != nil {

@@ -39,6 +39,10 @@ func TestJoinPublishAndEventsBetweenTwoUsers(t *testing.T) {
 		t.Fatalf("publish answered %+v", pub)
 	}
 	env.GoLive(t, pub.PushURL, protocol.MediaAudioVideo)
+	// The owner hears its stream go live: its media arrived.
+	if ev := alice.event(); ev.Event != protocol.EvStreamPublished || ev.Seq != 1 {
+		t.Fatalf("alice got %+v", ev)
+	}
 
 	bob := dialRaw(t, env.URL)
 	jb := bob.join(env.Token(t, "bob", "r1"), "r1")
@@ -46,7 +50,7 @@ func TestJoinPublishAndEventsBetweenTwoUsers(t *testing.T) {
 		t.Fatalf("bob's view = %+v", jb.Participants)
 	}
 	ev := alice.event()
-	if ev.Event != protocol.EvUserJoined || ev.Seq != 1 {
+	if ev.Event != protocol.EvUserJoined || ev.Seq != 2 {
 		t.Fatalf("alice got %+v", ev)
 	}
 	var sub protocol.SubscribeResponse
@@ -63,7 +67,7 @@ func TestJoinPublishAndEventsBetweenTwoUsers(t *testing.T) {
 	ev = alice.event()
 	var msg protocol.MessageEvent
 	json.Unmarshal(ev.Data, &msg)
-	if ev.Event != protocol.EvMessage || msg.Content != "hello" || msg.From != "bob" || ev.Seq != 2 {
+	if ev.Event != protocol.EvMessage || msg.Content != "hello" || msg.From != "bob" || ev.Seq != 3 {
 		t.Fatalf("alice got %+v", ev)
 	}
 	bob.ok(protocol.OpSetAttributes, protocol.SetAttributesRequest{Attributes: map[string]string{"k": "v"}, Notify: &protocol.Notification{Name: "n", Content: "c"}}, nil)

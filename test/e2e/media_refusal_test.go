@@ -81,7 +81,8 @@ func TestMediaRefusals(t *testing.T) {
 	t.Run("flv refusals answer JSON", func(t *testing.T) {
 		expired := signedPlay(env, auth.MediaGrant{Action: auth.ActionPlay, App: env.App.ID, Room: "r1", Stream: "alice_main", User: "bob", Expires: time.Now().Add(-time.Minute)})
 		stranger := signedPlay(env, auth.MediaGrant{Action: auth.ActionPlay, App: env.App.ID, Room: "r1", Stream: "alice_main", User: "mallory", Expires: time.Now().Add(time.Minute)})
-		unpublished := signedPlay(env, auth.MediaGrant{Action: auth.ActionPlay, App: env.App.ID, Room: "r1", Stream: "bob_main", User: "bob", Expires: time.Now().Add(time.Minute)})
+		unpublished := signedPlay(env, auth.MediaGrant{Action: auth.ActionView, App: env.App.ID, Room: "r1", Stream: "bob_main", Expires: time.Now().Add(time.Minute)})
+		unsubscribed := signedPlay(env, auth.MediaGrant{Action: auth.ActionPlay, App: env.App.ID, Room: "r1", Stream: "alice_main", User: "alice", Expires: time.Now().Add(time.Minute)})
 		badSig := good.FLV[:len(good.FLV)-3] + "AAA"
 		pushAsPlay := strings.Replace(strings.Replace(pub.PushURL, "rtmp://", "http://", 1), "/"+string(env.App.ID)+"/", "/flv/"+string(env.App.ID)+"/", 1)
 		pushAsPlay = strings.Replace(pushAsPlay, "/alice_main?", "/alice_main.flv?", 1)
@@ -96,6 +97,7 @@ func TestMediaRefusals(t *testing.T) {
 			"not in the room":  {stranger.FLV, http.StatusForbidden, "not_in_room"},
 			"push URL to play": {pushAsPlay, http.StatusForbidden, "wrong_action"},
 			"not live":         {unpublished.FLV, http.StatusNotFound, "not_live"},
+			"not subscribed":   {unsubscribed.FLV, http.StatusForbidden, "not_subscribed"},
 			"no signature":     {env.HTTP + "/flv/" + string(env.App.ID) + "/r1/alice_main.flv", http.StatusBadRequest, "malformed_url"},
 		} {
 			status, reason, cors := flvRefusal(t, c.url)
