@@ -212,9 +212,11 @@ type mediaRun struct {
 
 	phase      atomic.Value // string, for progress lines
 	measuring  atomic.Bool
-	lat        [3][2]histogram // [flv, rtmp, all][video, audio], measured window
+	lat        [3][2]histogram // [flv, rtmp, all][video, audio], measured window, at the reader
+	sock       [3][2]histogram // the same, when the bytes reached the reader's socket
 	firstFrame histogram       // dial start → first stamped video frame
 	win        [2]histogram    // video latency of the current second (double-buffered)
+	winSock    [2]histogram    // ... at the socket
 	winIdx     atomic.Int32
 
 	cached    atomic.Int64 // frames sent before their reader's play began: the GOP cache
@@ -277,18 +279,30 @@ func newMediaRun(o mediaOpts, app ids.AppID, secret string, out, errOut io.Write
 // latency records one frame's added latency. Frames sent before the
 // reader asked to play came out of the GOP cache: their age says nothing
 // about the server's speed.
-func (r *mediaRun) latency(proto, kind int, sent, now, playAt int64) {
+//
+// Frames are timed when the reader handled them (now) and, if the system
+// tells, when their bytes reached the reader's socket (sockAt, else 0):
+// the difference is this tool's own queueing.
+func (r *mediaRun) latency(proto, kind int, sent, now, sockAt, playAt int64) {
 	if sent < playAt {
 		r.cached.Add(1)
 		return
 	}
-	d := time.Duration(now - sent)
+	d, ds := time.Duration(now-sent), time.Duration(max(sockAt-sent, 0))
 	if kind == kindVideo {
-		r.win[r.winIdx.Load()].record(d)
+		w := r.winIdx.Load()
+		r.win[w].record(d)
+		if sockAt > 0 {
+			r.winSock[w].record(ds)
+		}
 	}
 	if r.measuring.Load() {
 		r.lat[proto][kind].record(d)
 		r.lat[2][kind].record(d)
+		if sockAt > 0 {
+			r.sock[proto][kind].record(ds)
+			r.sock[2][kind].record(ds)
+		}
 	}
 }
 

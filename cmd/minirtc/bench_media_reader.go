@@ -56,6 +56,7 @@ type mediaReader struct {
 	videoFrames atomic.Int64
 	audioFrames atomic.Int64
 	bytes       atomic.Int64
+	recvCalls   atomic.Int64 // recvmsg calls, when reading through tsConn
 	videoGaps   atomic.Int64 // video frames the stamps say were skipped
 	audioGaps   atomic.Int64
 
@@ -66,7 +67,25 @@ type mediaReader struct {
 	lastAudio  int64 // last audio seq, -1 before any
 	offset     int64 // stream DTS minus publisher timestamp, from the stamps
 	haveOffset bool
-	lastErr    string // how play ended (set when it returns)
+	lastErr    string  // how play ended (set when it returns)
+	ts         *tsConn // nil: frames are timed at the reader only
+}
+
+// sockAt is when the last read's bytes reached the socket (0: unknown).
+func (rd *mediaReader) sockAt() int64 {
+	if rd.ts == nil {
+		return 0
+	}
+	return rd.ts.at
+}
+
+// source is what the reader reads the connection through: with socket
+// timestamps if the system has them, counting bytes either way.
+func (rd *mediaReader) source(conn net.Conn) io.Reader {
+	if rd.ts = newTSConn(conn, &rd.bytes, &rd.recvCalls); rd.ts != nil {
+		return rd.ts
+	}
+	return countingReader{conn, &rd.bytes}
 }
 
 func newMediaReader(run *mediaRun, proto int, u string) *mediaReader {
@@ -135,7 +154,7 @@ func (rd *mediaReader) video(dts uint32, avcc []byte, now int64) {
 		}
 	}
 	rd.lastSeq = int64(s.seq)
-	rd.run.latency(rd.proto, kindVideo, s.sent, now, rd.playAt)
+	rd.run.latency(rd.proto, kindVideo, s.sent, now, rd.sockAt(), rd.playAt)
 }
 
 // audio handles one AAC frame: its send time comes from the publisher's
@@ -159,7 +178,7 @@ func (rd *mediaReader) audio(dts uint32, now int64) {
 		}
 	}
 	rd.lastAudio = int64(seq)
-	rd.run.latency(rd.proto, kindAudio, sent, now, rd.playAt)
+	rd.run.latency(rd.proto, kindAudio, sent, now, rd.sockAt(), rd.playAt)
 }
 
 // body handles an FLV tag body / RTMP audio or video message body.
@@ -222,13 +241,14 @@ func (rd *mediaReader) playFLV(ctx context.Context) error {
 	if _, err := io.WriteString(conn, req); err != nil {
 		return err
 	}
+	src := rd.source(conn)
 	head := make([]byte, 0, 4<<10)
 	end := -1
 	for end < 0 {
 		if len(head) == cap(head) {
 			return errors.New("response head over 4 KiB")
 		}
-		n, err := conn.Read(head[len(head):cap(head)])
+		n, err := src.Read(head[len(head):cap(head)])
 		head = head[:len(head)+n]
 		if err != nil {
 			return err
@@ -241,15 +261,14 @@ func (rd *mediaReader) playFLV(ctx context.Context) error {
 	}
 	rest := head[end+4:]
 	if resp.StatusCode != http.StatusOK {
-		body := io.MultiReader(bytes.NewReader(rest), conn)
+		body := io.MultiReader(bytes.NewReader(rest), src)
 		return flvRefusal(resp.StatusCode, io.LimitReader(body, 4<<10))
 	}
 	_ = conn.SetDeadline(time.Time{})
 	rd.playing()
-	var r io.Reader = countingReader{conn, &rd.bytes}
-	rd.bytes.Add(int64(len(rest)))
+	r := src
 	if len(rest) > 0 {
-		r = io.MultiReader(bytes.NewReader(rest), r)
+		r = io.MultiReader(bytes.NewReader(rest), src)
 	}
 	if resp.TransferEncoding != nil {
 		r = httputil.NewChunkedReader(bufio.NewReaderSize(r, 16<<10))

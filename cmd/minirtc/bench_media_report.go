@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -56,10 +57,14 @@ type rampJSON struct {
 
 // windowJSON is the measured window.
 type windowJSON struct {
-	Seconds      float64                `json:"seconds"`
-	Playing      map[string]int         `json:"playing"` // at the end of the window
-	Video        map[string]latencyJSON `json:"video"`   // flv, rtmp, all
-	Audio        map[string]latencyJSON `json:"audio,omitempty"`
+	Seconds float64                `json:"seconds"`
+	Playing map[string]int         `json:"playing"` // at the end of the window
+	Video   map[string]latencyJSON `json:"video"`   // flv, rtmp, all
+	Audio   map[string]latencyJSON `json:"audio,omitempty"`
+	// The same frames timed when their bytes reached the reader's socket
+	// (SO_TIMESTAMPNS): without this tool's own queueing.
+	VideoSocket  map[string]latencyJSON `json:"video_at_socket,omitempty"`
+	AudioSocket  map[string]latencyJSON `json:"audio_at_socket,omitempty"`
 	Frames       int64                  `json:"frames"`
 	FramesPerSec float64                `json:"frames_per_sec"`
 	MbitPerSec   float64                `json:"mbit_per_sec"` // received by all readers
@@ -84,6 +89,7 @@ type cpuJSON struct {
 	// --server-pid; 0 unknown).
 	ServerWritesPerFrame float64 `json:"server_writes_per_frame,omitempty"`
 	BenchReadsPerFrame   float64 `json:"bench_reads_per_frame,omitempty"`
+	BenchAllocsPerFrame  float64 `json:"bench_allocs_per_frame"` // heap allocations of this tool
 	// Cores is every core's use over the window (/proc/stat): with the
 	// server and this tool pinned to one core each, it shows whether a core
 	// was full, and how much of it went to the kernel's softirq work
@@ -300,6 +306,13 @@ type serverCPUMeter struct {
 	srvW   int64 // server write calls, -1 unknown
 	selfR  int64 // our read calls, -1 unknown
 	cores  map[string][4]uint64
+	allocs uint64
+}
+
+func mallocs() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.Mallocs
 }
 
 // procSyscalls reads the read and write system call counts of a process
@@ -326,7 +339,10 @@ func (r *mediaRun) syscalls() (frames, serverWrites, selfReads int64) {
 	if r.o.serverPID > 0 {
 		_, serverWrites = procSyscalls(strconv.Itoa(r.o.serverPID))
 	}
-	selfReads, _ = procSyscalls("self")
+	selfReads, _ = procSyscalls("self") // read(2) calls; recvmsg(2) is not counted there
+	for _, rd := range r.readers {
+		selfReads += rd.recvCalls.Load()
+	}
 	return t.video + t.audio, serverWrites, selfReads
 }
 
@@ -334,16 +350,17 @@ func (r *mediaRun) startServerCPU(ctx context.Context) serverCPUMeter {
 	m := serverCPUMeter{r: r}
 	m.server, _, m.have = r.serverCPUSeconds(ctx, nil)
 	m.frames, m.srvW, m.selfR = r.syscalls()
-	m.wall, m.self, m.cores = time.Now(), selfCPU(), coreTicks()
+	m.wall, m.self, m.cores, m.allocs = time.Now(), selfCPU(), coreTicks(), mallocs()
 	return m
 }
 
 func (m serverCPUMeter) stop(ctx context.Context) *cpuJSON {
-	wall, self := time.Since(m.wall), selfCPU()-m.self
+	wall, self, allocs := time.Since(m.wall), selfCPU()-m.self, mallocs()-m.allocs
 	frames, srvW, selfR := m.r.syscalls()
 	c := &cpuJSON{Seconds: round2(wall.Seconds()), ServerPct: -1, BenchPct: round1(100 * float64(self) / float64(wall)),
 		Cores: coreUse(m.cores, coreTicks())}
 	if n := frames - m.frames; n > 0 {
+		c.BenchAllocsPerFrame = round2(float64(allocs) / float64(n))
 		if srvW >= 0 && m.srvW >= 0 {
 			c.ServerWritesPerFrame = round2(float64(srvW-m.srvW) / float64(n))
 		}
@@ -381,12 +398,16 @@ func (r *mediaRun) progressLoop(ctx context.Context, stop <-chan struct{}) {
 		secs := now.Sub(prevAt).Seconds()
 		idx := r.winIdx.Load()
 		r.winIdx.Store(1 - idx)
-		w := &r.win[idx]
+		w, ws := &r.win[idx], &r.winSock[idx]
 		lat := "video latency -"
 		if w.count.Load() > 0 {
 			lat = fmt.Sprintf("video p50 %s p99 %s", ms(w.summary().P50), ms(w.summary().P99))
 		}
+		if ws.count.Load() > 0 {
+			lat += fmt.Sprintf(" (at socket %s, %s)", ms(ws.summary().P50), ms(ws.summary().P99))
+		}
 		resetHistogram(w)
+		resetHistogram(ws)
 		srv, sample := "", r.scrape(ctx)
 		if cpu, _, ok := r.serverCPUSeconds(ctx, &sample); ok && haveCPU {
 			srv = fmt.Sprintf("  server cpu %.0f%%", 100*(cpu-prevCPU)/secs)
@@ -445,10 +466,13 @@ func (r *mediaRun) fillWindow(s *mediaSummary, a, b mediaTotals, marks []int64, 
 		}
 		w.Video[names[p]] = r.lat[p][kindVideo].summary()
 		if r.o.audio {
-			if w.Audio == nil {
-				w.Audio = map[string]latencyJSON{}
+			w.Audio = setLatency(w.Audio, names[p], &r.lat[p][kindAudio])
+		}
+		if r.sock[p][kindVideo].count.Load() > 0 {
+			w.VideoSocket = setLatency(w.VideoSocket, names[p], &r.sock[p][kindVideo])
+			if r.o.audio {
+				w.AudioSocket = setLatency(w.AudioSocket, names[p], &r.sock[p][kindAudio])
 			}
-			w.Audio[names[p]] = r.lat[p][kindAudio].summary()
 		}
 	}
 	w.Frames = b.video + b.audio - a.video - a.audio
@@ -467,6 +491,14 @@ func (r *mediaRun) fillWindow(s *mediaSummary, a, b mediaTotals, marks []int64, 
 		w.Drops.Server = int64(sb.dropped - sa.dropped)
 	}
 	s.Window = w
+}
+
+func setLatency(m map[string]latencyJSON, k string, h *histogram) map[string]latencyJSON {
+	if m == nil {
+		m = map[string]latencyJSON{}
+	}
+	m[k] = h.summary()
+	return m
 }
 
 func memoryPerReader(before, after server.HeapStats, readers int) *mediaMemoryJSON {
@@ -512,10 +544,13 @@ func (s *mediaSummary) print(w io.Writer) {
 		fmt.Fprintf(w, "\nwindow    %.2f s, %s playing: %.0f frames/s, %.1f Mbit/s received; publisher sent %.0f kbit/s of video\n",
 			wd.Seconds, countsLine(wd.Playing), wd.FramesPerSec, wd.MbitPerSec, wd.SentKbps)
 		fmt.Fprintf(w, "latency   %s\n", s.LatencyNote)
+		if wd.VideoSocket != nil {
+			fmt.Fprintln(w, "          \"at socket\": when the bytes reached the reader's socket (kernel timestamp), without this tool's own queueing")
+		}
 		for _, k := range []struct {
 			name string
 			m    map[string]latencyJSON
-		}{{"video", wd.Video}, {"audio", wd.Audio}} {
+		}{{"video", wd.Video}, {"audio", wd.Audio}, {"video at socket", wd.VideoSocket}, {"audio at socket", wd.AudioSocket}} {
 			for i, p := range []string{"flv", "rtmp", "all"} {
 				l, ok := k.m[p]
 				if !ok || p == "all" && len(k.m) == 2 {
@@ -525,7 +560,7 @@ func (s *mediaSummary) print(w io.Writer) {
 				if i == 0 || len(k.m) == 2 {
 					label = k.name
 				}
-				fmt.Fprintf(w, "  %-6s  %-4s  %s\n", label, p, latencyLine(l))
+				fmt.Fprintf(w, "  %-15s  %-4s  %s\n", label, p, latencyLine(l))
 			}
 		}
 		d := wd.Drops
@@ -543,7 +578,8 @@ func (s *mediaSummary) print(w io.Writer) {
 		}
 		fmt.Fprintf(w, "cpu       server %s, bench %.1f%%\n", srv, c.BenchPct)
 		if c.ServerWritesPerFrame > 0 || c.BenchReadsPerFrame > 0 {
-			fmt.Fprintf(w, "syscalls  per frame received: server %.2f writes, bench %.2f reads\n", c.ServerWritesPerFrame, c.BenchReadsPerFrame)
+			fmt.Fprintf(w, "syscalls  per frame received: server %.2f writes, bench %.2f reads (and %.2f allocations)\n",
+				c.ServerWritesPerFrame, c.BenchReadsPerFrame, c.BenchAllocsPerFrame)
 		}
 		if len(c.Cores) > 0 {
 			fmt.Fprintf(w, "cores    ")

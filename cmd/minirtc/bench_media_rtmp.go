@@ -112,7 +112,7 @@ func (rd *mediaReader) playRTMP(ctx context.Context) error {
 		return fmt.Errorf("handshake: %w", err)
 	}
 	p := &rtmpPlayer{conn: conn, chunkSize: 128}
-	p.br = bufio.NewReaderSize(countingReader{conn, &rd.bytes}, 16<<10)
+	p.br = bufio.NewReaderSize(rd.source(conn), 16<<10)
 
 	if err := p.command(3, 0, "connect", 1, amf0.Object{
 		{Key: "app", Value: app},

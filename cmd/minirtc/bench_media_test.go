@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -94,6 +95,14 @@ func TestBenchMedia(t *testing.T) {
 		}
 		if all := k.m["all"]; all.Count != k.m["flv"].Count+k.m["rtmp"].Count {
 			t.Errorf("%s: all %d != flv + rtmp", k.name, all.Count)
+		}
+	}
+	if runtime.GOOS == "linux" {
+		for _, p := range []string{"flv", "rtmp", "all"} {
+			at, sock := w.Video[p], w.VideoSocket[p]
+			if sock.Count != at.Count || sock.P50 > at.P50 || sock.Max > at.Max || w.AudioSocket[p].Count != w.Audio[p].Count {
+				t.Errorf("%s: at the socket %+v, at the reader %+v", p, sock, at)
+			}
 		}
 	}
 	if d := w.Drops; d.VideoFrames != 0 || d.AudioFrames != 0 || d.Readers != 0 || d.Server != 0 {

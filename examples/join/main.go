@@ -70,6 +70,7 @@ func run(ctx context.Context, cfg config, w io.Writer) error {
 		return err
 	}
 	out := json.NewEncoder(w)
+	out.SetEscapeHTML(false) // URLs stay copy-pasteable: "&", not "\u0026"
 	// The join snapshot first, as a pseudo-event, so that the output alone
 	// shows the whole state of the room.
 	_ = out.Encode(line{Event: "joined", Data: c.Joined()})

@@ -73,7 +73,7 @@ func Push(t testing.TB, pushURL string, media protocol.MediaType) {
 	nalus := splitAnnexB(idr)
 	video := &gortmplib.Track{Codec: &codecs.H264{SPS: nalus[0], PPS: nalus[1]}}
 	audio := &gortmplib.Track{Codec: &codecs.MPEG4Audio{Config: &mpeg4audio.AudioSpecificConfig{
-		Type: mpeg4audio.ObjectTypeAACLC, SampleRate: 48000, ChannelConfig: 1, ChannelCount: 1}}}
+		Type: mpeg4audio.ObjectTypeAACLC, SampleRate: 48000, ChannelConfig: 1}}}
 	var tracks []*gortmplib.Track
 	if media.HasVideo() {
 		tracks = append(tracks, video)

@@ -106,7 +106,6 @@ type probed struct {
 	video, audio int
 	stderr       string
 	err          error
-	firstFrame   time.Duration // from start to the first decoded frame line
 }
 
 // probe decodes seconds of a live URL with ffprobe and counts the decoded
