@@ -41,6 +41,7 @@ type mediaOpts struct {
 	input                string
 	serverPID            int
 	cpuProfile           string
+	sockStamps           bool
 	asJSON               bool
 }
 
@@ -62,6 +63,9 @@ Every video frame carries an SEI NAL unit with its send time and sequence
 number; audio send times are looked up by timestamp. Added latency =
 arrival at the reader - send by the publisher, on this process's clock; it
 includes the publisher-to-server hop, which on loopback is well under 1 ms.
+Frames are also timed when their bytes reached the reader's socket (kernel
+timestamps, --socket-timestamps): the difference is this tool's own
+queueing, which grows when its core is nearly full.
 
 Phases: the push goes live, the server heap is read; readers connect;
 after the last one, --settle for the initial GOP bursts to drain; then
@@ -107,6 +111,7 @@ the tool to different cores (taskset); see docs/benchmarks.md.`,
 	f.DurationVar(&o.connectTimeout, "connect-timeout", 10*time.Second, "longest wait for one connection to start playing")
 	f.StringVar(&o.input, "input", "", "push this FLV file's frames (H.264 + AAC), looping, instead of the synthetic stream")
 	f.IntVar(&o.serverPID, "server-pid", 0, "the server's process id (same machine): its CPU use from /proc/PID/stat")
+	f.BoolVar(&o.sockStamps, "socket-timestamps", true, "also time frames when they reach the readers' sockets (SO_TIMESTAMPNS; Linux)")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of this tool over the measured window to this file")
 	f.BoolVar(&o.asJSON, "json", false, "print the summary as JSON")
 	return cmd

@@ -82,8 +82,10 @@ func (rd *mediaReader) sockAt() int64 {
 // source is what the reader reads the connection through: with socket
 // timestamps if the system has them, counting bytes either way.
 func (rd *mediaReader) source(conn net.Conn) io.Reader {
-	if rd.ts = newTSConn(conn, &rd.bytes, &rd.recvCalls); rd.ts != nil {
-		return rd.ts
+	if rd.run.o.sockStamps {
+		if rd.ts = newTSConn(conn, &rd.bytes, &rd.recvCalls); rd.ts != nil {
+			return rd.ts
+		}
 	}
 	return countingReader{conn, &rd.bytes}
 }

@@ -25,7 +25,7 @@ func mediaBenchOpts(env *servertest.Env, readers int, protocol string) mediaOpts
 	return mediaOpts{
 		rtmpURL: rtmpBase, httpURL: env.HTTP, room: "bench", readers: readers, protocol: protocol, rtmpClient: "raw",
 		bitrate: 500_000, fps: 25, gop: time.Second, audio: true, duration: 3 * time.Second, ramp: 200,
-		settle: 500 * time.Millisecond, connectTimeout: 5 * time.Second, asJSON: true,
+		settle: 500 * time.Millisecond, connectTimeout: 5 * time.Second, sockStamps: true, asJSON: true,
 	}
 }
 
