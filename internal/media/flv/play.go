@@ -135,7 +135,7 @@ func (s *session) runConn(ctx context.Context, cancel context.CancelFunc, conn n
 	_ = hd.Write(&head)
 	head.WriteString("\r\n")
 	s.bufs[0] = head.Bytes()
-	return s.run(ctx, newConnSink(conn))
+	return s.run(ctx, newConnSink(conn, s.timeout))
 }
 
 // run writes the first batch (with whatever is already in bufs) and then
@@ -174,13 +174,14 @@ func (s *session) run(ctx context.Context, out sink) string {
 
 // connSink writes to a hijacked connection.
 type connSink struct {
+	dl *media.Deadline
 	c  net.Conn
 	wv net.Buffers   // scratch: WriteTo consumes its receiver
 	bw *bufio.Writer // for connections without writev (TLS)
 }
 
-func newConnSink(c net.Conn) *connSink {
-	s := &connSink{c: c}
+func newConnSink(c net.Conn, timeout time.Duration) *connSink {
+	s := &connSink{c: c, dl: media.NewDeadline(timeout)}
 	switch c.(type) {
 	case *net.TCPConn, *net.UnixConn:
 	default:
@@ -191,8 +192,8 @@ func newConnSink(c net.Conn) *connSink {
 	return s
 }
 
-func (s *connSink) write(b net.Buffers, deadline time.Time) (int64, error) {
-	if err := s.c.SetWriteDeadline(deadline); err != nil {
+func (s *connSink) write(b net.Buffers, _ time.Time) (int64, error) {
+	if err := s.dl.Renew(s.c, time.Now()); err != nil {
 		return 0, err
 	}
 	if s.bw == nil {

@@ -154,7 +154,7 @@ func metadata(frames []*media.Frame) []byte {
 // large writes, since a writev there would be one TLS record per frame.
 type batchWriter struct {
 	conn    net.Conn
-	timeout time.Duration
+	dl      *media.Deadline
 	vecs    [][]byte
 	tcp     bool
 	scratch []byte
@@ -162,7 +162,7 @@ type batchWriter struct {
 
 func newBatchWriter(c net.Conn, timeout time.Duration) *batchWriter {
 	_, tcp := c.(*net.TCPConn)
-	return &batchWriter{conn: c, timeout: timeout, tcp: tcp}
+	return &batchWriter{conn: c, dl: media.NewDeadline(timeout), tcp: tcp}
 }
 
 func (w *batchWriter) add(b []byte) { w.vecs = append(w.vecs, b) }
@@ -174,9 +174,10 @@ func (w *batchWriter) flush() (int, error) {
 	return n, err
 }
 
-// write sends vecs. The deadline is renewed while bytes keep moving: a
-// player is dropped when its socket accepts nothing for the timeout, not
-// when a big batch to a slow link takes longer than that.
+// write sends vecs. The deadline is renewed (lazily, see media.Deadline)
+// while bytes keep moving: a player is dropped when its socket accepts
+// nothing for the timeout, not when a big batch to a slow link takes longer
+// than that.
 func (w *batchWriter) write(vecs [][]byte) (int, error) {
 	if !w.tcp {
 		return w.writeCopied(vecs)
@@ -184,7 +185,7 @@ func (w *batchWriter) write(vecs [][]byte) (int, error) {
 	bufs := net.Buffers(vecs)
 	total := 0
 	for len(bufs) > 0 {
-		w.conn.SetWriteDeadline(time.Now().Add(w.timeout))
+		w.dl.Renew(w.conn, time.Now())
 		n, err := bufs.WriteTo(w.conn)
 		total += int(n)
 		if err != nil {
@@ -202,7 +203,7 @@ const copiedWrite = 64 << 10
 func (w *batchWriter) writeCopied(vecs [][]byte) (int, error) {
 	total := 0
 	send := func() error {
-		w.conn.SetWriteDeadline(time.Now().Add(w.timeout))
+		w.dl.Renew(w.conn, time.Now())
 		n, err := w.conn.Write(w.scratch)
 		total += n
 		w.scratch = w.scratch[:0]
