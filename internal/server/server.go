@@ -228,6 +228,14 @@ func (s *Server) closeListeners() {
 // RTMPAddr is the address the RTMP server listens on (after Start).
 func (s *Server) RTMPAddr() net.Addr { return s.rtmpLn.Addr() }
 
+// RTMPSAddr is the address RTMPS listens on, nil without TLS.
+func (s *Server) RTMPSAddr() net.Addr {
+	if s.rtmpsLn == nil {
+		return nil
+	}
+	return s.rtmpsLn.Addr()
+}
+
 // Hub is the media hub.
 func (s *Server) Hub() *media.Hub { return s.hub }
 
