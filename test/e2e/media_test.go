@@ -312,3 +312,49 @@ func flvRefusal(t *testing.T, url string) (int, string, string) {
 	}
 	return resp.StatusCode, body.Error.Reason, resp.Header.Get("Access-Control-Allow-Origin")
 }
+
+// TestShutdownWithMediaFlowing: SIGTERM-style shutdown with a pusher and
+// RTMP and FLV players attached ends them all promptly (goleak in TestMain
+// checks nothing is left behind).
+func TestShutdownWithMediaFlowing(t *testing.T) {
+	env := mediaEnv(t, time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	alice := join(t, env, "alice", "r1")
+	bob := join(t, env, "bob", "r1")
+	pub, err := alice.PublishURL(ctx, "", protocol.MediaAudioVideo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pusher := startPush(t, pub.PushURL, pushOpts{})
+	waitEvent(t, bob, protocol.EvStreamPublished, nil)
+	sub, err := bob.SubscribeURLs(ctx, "alice_main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	players := make(chan probed, 2)
+	for _, u := range []string{sub.URLs["alice_main"].RTMP, sub.URLs["alice_main"].FLV} {
+		go func() { players <- probe(ctx, u, 30) }()
+	}
+	time.Sleep(1500 * time.Millisecond)
+	start := time.Now()
+	sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
+	defer scancel()
+	if err := env.Server.Shutdown(sctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	for range 2 {
+		select {
+		case r := <-players:
+			if r.video == 0 {
+				t.Errorf("a player got nothing before the shutdown: %+v", r)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a player still running 5 s after shutdown")
+		}
+	}
+	if _, done := pusher.exited(5 * time.Second); !done {
+		t.Fatal("ffmpeg still pushing 5 s after shutdown")
+	}
+	t.Logf("shutdown with media flowing took %v", time.Since(start))
+}
