@@ -119,3 +119,14 @@ func splitAnnexB(b []byte) [][]byte {
 	}
 	return out
 }
+
+// H264Fixture returns the SPS, the PPS and the NAL units of one 64x48
+// baseline IDR picture (made by x264), for tests that push their own frames.
+func H264Fixture() (sps, pps []byte, picture [][]byte) {
+	nalus := splitAnnexB(idr)
+	return nalus[0], nalus[1], nalus[2:]
+}
+
+// GortmplibURL rewrites a conventional RTMP URL for gortmplib's client,
+// which expects the stream key (last segment and query) after '#'.
+func GortmplibURL(u string) string { return gortmplibURL(u) }
