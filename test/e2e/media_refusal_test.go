@@ -40,20 +40,8 @@ func TestMediaRefusals(t *testing.T) {
 	env := mediaEnv(t, time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	alice := join(t, env, "alice", "r1")
-	bob := join(t, env, "bob", "r1")
-	pub, err := alice.PublishURL(ctx, "", protocol.MediaAudioVideo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	startPush(t, pub.PushURL, pushOpts{})
-	waitEvent(t, bob, protocol.EvStreamPublished, nil)
-	sub, err := bob.SubscribeURLs(ctx, "alice_main")
-	if err != nil {
-		t.Fatal(err)
-	}
-	good := sub.URLs["alice_main"]
-
+	ls := startLiveStream(t, ctx, env, pushOpts{})
+	pub, good := ls.pub, ls.urls
 	t.Run("push refusals close the connection", func(t *testing.T) {
 		tampered := strings.Replace(pub.PushURL, "user=alice", "user=bob", 1)
 		carolPub := func() string { // someone else's push URL for alice's stream: impossible to sign, so tamper the path

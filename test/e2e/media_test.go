@@ -38,6 +38,33 @@ func join(t *testing.T, env *servertest.Env, user ids.UserID, room ids.RoomID) *
 	return c
 }
 
+// liveStream is the common start of the media tests: alice and bob in room
+// r1, alice publishing and pushing a test pattern with ffmpeg, bob having
+// seen it go live and subscribed.
+type liveStream struct {
+	alice, bob *client.Client
+	pub        protocol.PublishResponse
+	urls       protocol.PlayURLs
+	pusher     *pusher
+}
+
+func startLiveStream(t *testing.T, ctx context.Context, env *servertest.Env, o pushOpts) liveStream {
+	t.Helper()
+	ls := liveStream{alice: join(t, env, "alice", "r1"), bob: join(t, env, "bob", "r1")}
+	var err error
+	if ls.pub, err = ls.alice.PublishURL(ctx, "", protocol.MediaAudioVideo); err != nil {
+		t.Fatal(err)
+	}
+	ls.pusher = startPush(t, ls.pub.PushURL, o)
+	waitEvent(t, ls.bob, protocol.EvStreamPublished, nil)
+	sub, err := ls.bob.SubscribeURLs(ctx, "alice_main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls.urls = sub.URLs["alice_main"]
+	return ls
+}
+
 func streamEvent(t *testing.T, ev client.Event) protocol.Stream {
 	t.Helper()
 	var se protocol.StreamEvent
@@ -246,18 +273,7 @@ func TestFiftyFLVReaders(t *testing.T) {
 	env := mediaEnv(t, time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	alice := join(t, env, "alice", "r1")
-	bob := join(t, env, "bob", "r1")
-	pub, err := alice.PublishURL(ctx, "", protocol.MediaAudioVideo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	startPush(t, pub.PushURL, pushOpts{size: "160x120"})
-	waitEvent(t, bob, protocol.EvStreamPublished, nil)
-	sub, err := bob.SubscribeURLs(ctx, "alice_main")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ls := startLiveStream(t, ctx, env, pushOpts{size: "160x120"})
 	const readers = 50
 	var wg sync.WaitGroup
 	res := make([]probed, readers)
@@ -265,7 +281,7 @@ func TestFiftyFLVReaders(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res[i] = probe(ctx, sub.URLs["alice_main"].FLV, 2)
+			res[i] = probe(ctx, ls.urls.FLV, 2)
 		}()
 	}
 	wg.Wait()
@@ -320,20 +336,9 @@ func TestShutdownWithMediaFlowing(t *testing.T) {
 	env := mediaEnv(t, time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	alice := join(t, env, "alice", "r1")
-	bob := join(t, env, "bob", "r1")
-	pub, err := alice.PublishURL(ctx, "", protocol.MediaAudioVideo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pusher := startPush(t, pub.PushURL, pushOpts{})
-	waitEvent(t, bob, protocol.EvStreamPublished, nil)
-	sub, err := bob.SubscribeURLs(ctx, "alice_main")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ls := startLiveStream(t, ctx, env, pushOpts{})
 	players := make(chan probed, 2)
-	for _, u := range []string{sub.URLs["alice_main"].RTMP, sub.URLs["alice_main"].FLV} {
+	for _, u := range []string{ls.urls.RTMP, ls.urls.FLV} {
 		go func() { players <- probe(ctx, u, 30) }()
 	}
 	time.Sleep(1500 * time.Millisecond)
@@ -353,7 +358,7 @@ func TestShutdownWithMediaFlowing(t *testing.T) {
 			t.Fatal("a player still running 5 s after shutdown")
 		}
 	}
-	if _, done := pusher.exited(5 * time.Second); !done {
+	if _, done := ls.pusher.exited(5 * time.Second); !done {
 		t.Fatal("ffmpeg still pushing 5 s after shutdown")
 	}
 	t.Logf("shutdown with media flowing took %v", time.Since(start))
