@@ -36,6 +36,12 @@ type Limits struct {
 	// this long; ReadTimeout disconnects a publisher that sent nothing.
 	WriteTimeout time.Duration `yaml:"write_timeout"`
 	ReadTimeout  time.Duration `yaml:"read_timeout"`
+	// CoalesceReaders is the number of players on one stream from which
+	// its audio frames wait for the next video frame (at most
+	// CoalesceDelay) so that both leave in one write per player: fewer
+	// wake-ups and syscalls for a little audio latency. -1 turns it off.
+	CoalesceReaders int           `yaml:"coalesce_readers"`
+	CoalesceDelay   time.Duration `yaml:"coalesce_delay"`
 }
 
 // Defaults for Limits.
@@ -52,6 +58,8 @@ const (
 	DefaultMaxReaders        = 20000
 	DefaultWriteTimeout      = 10 * time.Second
 	DefaultReadTimeout       = 10 * time.Second
+	DefaultCoalesceReaders   = 300
+	DefaultCoalesceDelay     = 20 * time.Millisecond
 )
 
 // maxWireFrame is the largest payload whose FLV/RTMP body (up to 8 header
@@ -82,6 +90,8 @@ func (l Limits) WithDefaults() Limits {
 	seti(&l.MaxReaders, DefaultMaxReaders)
 	set(&l.WriteTimeout, DefaultWriteTimeout)
 	set(&l.ReadTimeout, DefaultReadTimeout)
+	seti(&l.CoalesceReaders, DefaultCoalesceReaders)
+	set(&l.CoalesceDelay, DefaultCoalesceDelay)
 	return l
 }
 
@@ -92,6 +102,7 @@ func (l Limits) Validate() error {
 	for name, d := range map[string]time.Duration{
 		"unpublish_grace": l.UnpublishGrace, "live_timeout": l.LiveTimeout, "stale_after": l.StaleAfter,
 		"gop_cache_duration": l.GOPCacheDuration, "write_timeout": l.WriteTimeout, "read_timeout": l.ReadTimeout,
+		"coalesce_delay": l.CoalesceDelay,
 	} {
 		if d < 0 {
 			return fmt.Errorf("media.%s must not be negative, got %s", name, d)
@@ -105,6 +116,9 @@ func (l Limits) Validate() error {
 		if n < 0 {
 			return fmt.Errorf("media.%s must not be negative, got %d", name, n)
 		}
+	}
+	if l.CoalesceReaders < -1 {
+		return fmt.Errorf("media.coalesce_readers must be -1 (off) or positive, got %d", l.CoalesceReaders)
 	}
 	// FLV tags and RTMP messages carry 24-bit lengths (minus the FLV video
 	// header): bigger frames could not be sent to anyone.

@@ -28,6 +28,7 @@ type Reader struct {
 	proto  Protocol
 	viewer ids.UserID
 	remote string
+	idx    int // position in the stream's readers; -1 once removed
 
 	notify chan struct{} // capacity 1: "the queue is not empty"
 	done   chan struct{} // closed by Close or when the stream ends
@@ -40,6 +41,18 @@ type Reader struct {
 	ended     bool // the stream ended: Read returns io.EOF once q is empty
 	cut       bool // Close was called: Read returns ErrClosed at once
 	closeOnce sync.Once
+
+	// Direct writing (direct.go); all under mu except isDirect, which the
+	// stream reads while waking readers.
+	dw       DirectWriter
+	group    *writerGroup
+	gidx     int  // position in group.readers
+	direct   bool // the group's writer serves the queue, not Read
+	isDirect atomic.Bool
+	writing  bool     // the group's writer is in TryWrite for this reader
+	reclaim  bool     // Read wants the reader back once that write is over
+	handback bool     // TryWrite stopped short: Read returns an empty batch
+	spare    []*Frame // the writer's batch buffer
 
 	dropped atomic.Int64
 	sent    atomic.Int64
@@ -63,6 +76,10 @@ func (r *Reader) Sent(n int) {
 	r.s.bytesOut.Add(int64(n))
 }
 
+// BytesSent is what the egress (and the stream's writers) sent to this
+// player.
+func (r *Reader) BytesSent() int64 { return r.sent.Load() }
+
 // Done is closed when the reader is closed or its stream ended.
 func (r *Reader) Done() <-chan struct{} { return r.done }
 
@@ -70,32 +87,48 @@ func (r *Reader) Done() <-chan struct{} { return r.done }
 // buf[:0]: hand the slice from the previous Read back as buf, so that
 // reading allocates nothing in the steady state. It returns io.EOF after the
 // last frame of an ended stream, and ctx's error if ctx ends first.
+//
+// After SetDirect, an empty queue hands the reader to the stream's writers
+// (see direct.go) and Read waits until they give it back. It may then
+// return an empty batch with a nil error: the DirectWriter kept bytes it
+// could not send, which the egress must write before anything else.
 func (r *Reader) Read(ctx context.Context, buf []*Frame) ([]*Frame, error) {
+	done := r.done
 	for {
 		r.mu.Lock()
-		if r.cut {
+		switch {
+		case r.cut:
 			r.mu.Unlock()
 			return buf[:0], ErrClosed
-		}
-		if len(r.q) > 0 {
+		case r.direct:
+			// Served by a writer; wait for it to hand back.
+		case r.handback:
+			r.handback = false
+			r.mu.Unlock()
+			return buf[:0], nil
+		case len(r.q) > 0:
 			out := r.q
 			clear(buf[:cap(buf)]) // drop references to frames delivered last time
 			r.q = buf[:0]
 			r.qBytes = 0
 			r.mu.Unlock()
 			return out, nil
-		}
-		ended := r.ended
-		r.mu.Unlock()
-		if ended {
+		case r.ended:
+			r.mu.Unlock()
 			return buf[:0], io.EOF
+		case r.dw != nil:
+			r.setDirectLocked(true)
 		}
+		r.mu.Unlock()
 		select {
 		case <-r.notify:
-		case <-r.done:
-			// Pick up anything queued before the end (or see the cut).
+		case <-done:
+			// Pick up anything queued before the end (or see the cut),
+			// taking the reader back from the writers.
+			done = nil
 			r.mu.Lock()
 			r.ended = true
+			r.reclaimLocked()
 			r.mu.Unlock()
 		case <-ctx.Done():
 			return buf[:0], ctx.Err()
@@ -131,7 +164,8 @@ func (r *Reader) finish() {
 	r.closeOnce.Do(func() { close(r.done) })
 }
 
-// push queues f. It is called with the stream locked, for every frame.
+// push queues f; wake tells the reader's egress about it. It is called
+// with the stream locked, for every frame.
 func (r *Reader) push(f *Frame, lim *Limits) {
 	r.mu.Lock()
 	if r.skipping {
@@ -164,6 +198,12 @@ func (r *Reader) push(f *Frame, lim *Limits) {
 	r.q = append(r.q, f)
 	r.qBytes += len(f.Payload)
 	r.mu.Unlock()
+}
+
+// wake tells a waiting Read that frames are queued. The stream calls it
+// after push, except for frames it holds back to coalesce (see
+// Stream.wakeLocked).
+func (r *Reader) wake() {
 	select {
 	case r.notify <- struct{}{}:
 	default:

@@ -35,9 +35,15 @@ type Stream struct {
 	gop       []*Frame
 	gopBytes  int
 	gopValid  bool
-	readers   map[*Reader]struct{}
+	readers   []*Reader // a slice: the fan-out walks it for every frame
 	perProto  map[Protocol]int
 	rate      rateWindow
+	held      int           // frames queued to the readers without waking them
+	flush     *time.Timer   // wakes the readers when held frames are due
+	videoAt   time.Time     // when the last video frame arrived (coalescing)
+	videoGap  time.Duration // the interval before it
+	groups    []*writerGroup
+	writers   sync.WaitGroup // the groups' goroutines
 
 	dropped  atomic.Int64
 	bytesIn  atomic.Int64
@@ -45,7 +51,7 @@ type Stream struct {
 }
 
 func newStream(h *Hub, tk PushTicket) *Stream {
-	s := &Stream{h: h, key: tk.Key, owner: tk.User, lastDTS: -1, readers: map[*Reader]struct{}{}, perProto: map[Protocol]int{}}
+	s := &Stream{h: h, key: tk.Key, owner: tk.User, lastDTS: -1, perProto: map[Protocol]int{}}
 	s.want.video, s.want.audio = tk.Video, tk.Audio
 	s.log = h.log.With("app", tk.App, "room", tk.Room, "stream", tk.Stream)
 	return s
@@ -123,14 +129,19 @@ func (s *Stream) end(notify bool) {
 	}
 	p := s.pub
 	s.pub = nil
-	readers := make([]*Reader, 0, len(s.readers))
-	for r := range s.readers {
-		readers = append(readers, r)
-	}
-	s.readers = map[*Reader]struct{}{}
+	readers := s.readers
+	s.readers = nil
 	s.perProto = map[Protocol]int{}
 	s.gop = nil
+	if s.flush != nil {
+		s.flush.Stop()
+	}
+	for _, g := range s.groups {
+		close(g.stop)
+	}
+	s.groups = nil
 	s.mu.Unlock()
+	s.writers.Wait()
 
 	if p != nil {
 		p.cut()
@@ -171,9 +182,10 @@ func (s *Stream) write(p *Publisher, f *Frame) (announce bool, info Info, err er
 	s.bytesIn.Add(int64(len(f.Payload)))
 	s.cacheLocked(f)
 	s.rate.add(now, f, s.bytesOut.Load())
-	for r := range s.readers {
+	for _, r := range s.readers {
 		r.push(f, &s.h.lim)
 	}
+	s.wakeLocked(f)
 	ready := (!s.want.video || (s.vcfg != nil && s.sawKey)) && (!s.want.audio || s.acfg != nil)
 	if !ready && (s.vcfg != nil || s.acfg != nil) && now.Sub(s.firstAt) >= s.h.lim.LiveTimeout {
 		ready = true // announce what we have: e.g. a pusher with its camera off
@@ -275,17 +287,29 @@ func (s *Stream) addReader(tk PlayTicket, t Target) (*Reader, error) {
 		r.qBytes += len(f.Payload)
 	}
 	r.notify <- struct{}{}
-	s.readers[r] = struct{}{}
+	r.idx = len(s.readers)
+	s.readers = append(s.readers, r)
 	s.perProto[r.proto]++
 	return r, nil
 }
 
 func (s *Stream) removeReader(r *Reader) {
 	s.mu.Lock()
-	_, ok := s.readers[r]
+	ok := r.idx >= 0 && r.idx < len(s.readers) && s.readers[r.idx] == r
 	if ok {
-		delete(s.readers, r)
+		last := len(s.readers) - 1
+		s.readers[r.idx] = s.readers[last]
+		s.readers[r.idx].idx = r.idx
+		s.readers[last] = nil
+		s.readers = s.readers[:last]
+		r.idx = -1
 		s.perProto[r.proto]--
+		r.mu.Lock()
+		g := r.group
+		r.mu.Unlock()
+		if g != nil {
+			g.remove(r)
+		}
 	}
 	s.mu.Unlock()
 	if ok {
@@ -296,7 +320,7 @@ func (s *Stream) removeReader(r *Reader) {
 func (s *Stream) closeViewer(viewer ids.UserID) {
 	s.mu.Lock()
 	var cut []*Reader
-	for r := range s.readers {
+	for _, r := range s.readers {
 		if r.viewer == viewer {
 			cut = append(cut, r)
 		}

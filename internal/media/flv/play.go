@@ -58,7 +58,7 @@ func (h *Handler) play(w http.ResponseWriter, r *http.Request, rd *media.Reader,
 		reason = s.run(ctx, &responseSink{w: w, rc: http.NewResponseController(w)})
 	}
 	h.log.Info("flv: play ended", "reason", reason, "stream", path, "viewer", rd.Viewer(), "remote", r.RemoteAddr,
-		"bytes", s.bytes, "duration", time.Since(began).Round(time.Millisecond), "dropped", rd.Dropped())
+		"bytes", rd.BytesSent(), "duration", time.Since(began).Round(time.Millisecond), "dropped", rd.Dropped())
 }
 
 // describe reads what the stream carries from the configs at the front of
@@ -97,7 +97,23 @@ type session struct {
 	frames  []*media.Frame
 	bufs    net.Buffers
 	timeout time.Duration
-	bytes   int64
+	dc      *media.DirectConn // nil: this connection is always written by run
+	dbufs   net.Buffers       // TryWrite's, kept apart from run's
+	direct  bool              // SetDirect was called
+}
+
+// TryWrite is the media.DirectWriter of a hijacked TCP connection: the
+// stream's writer sends batches while the socket keeps up.
+func (s *session) TryWrite(frames []*media.Frame) (int, bool) {
+	for _, f := range frames {
+		if t := Tag(f); t != nil {
+			s.dbufs = append(s.dbufs, t)
+		}
+	}
+	n, ok := s.dc.TryWrite(s.dbufs)
+	clear(s.dbufs)
+	s.dbufs = s.dbufs[:0]
+	return n, ok
 }
 
 // sink writes one batch of tags under a deadline.
@@ -135,7 +151,9 @@ func (s *session) runConn(ctx context.Context, cancel context.CancelFunc, conn n
 	_ = hd.Write(&head)
 	head.WriteString("\r\n")
 	s.bufs[0] = head.Bytes()
-	return s.run(ctx, newConnSink(conn, s.timeout))
+	out := newConnSink(conn, s.timeout)
+	s.dc = out.dc
+	return s.run(ctx, out)
 }
 
 // run writes the first batch (with whatever is already in bufs) and then
@@ -148,7 +166,6 @@ func (s *session) run(ctx context.Context, out sink) string {
 			}
 		}
 		n, err := out.write(s.bufs, time.Now().Add(s.timeout))
-		s.bytes += n
 		s.rd.Sent(int(n))
 		clear(s.bufs)
 		s.bufs = s.bufs[:0]
@@ -159,6 +176,10 @@ func (s *session) run(ctx context.Context, out sink) string {
 			return "write_timeout"
 		case err != nil:
 			return "write_failed"
+		}
+		if s.dc != nil && !s.direct {
+			s.rd.SetDirect(s) // from now on, whenever the socket keeps up
+			s.direct = true
 		}
 		s.frames, err = s.rd.Read(ctx, s.frames)
 		switch {
@@ -176,12 +197,13 @@ func (s *session) run(ctx context.Context, out sink) string {
 type connSink struct {
 	dl *media.Deadline
 	c  net.Conn
-	wv net.Buffers   // scratch: WriteTo consumes its receiver
-	bw *bufio.Writer // for connections without writev (TLS)
+	dc *media.DirectConn // what the stream's writer could not send goes first
+	wv net.Buffers       // scratch: WriteTo consumes its receiver
+	bw *bufio.Writer     // for connections without writev (TLS)
 }
 
 func newConnSink(c net.Conn, timeout time.Duration) *connSink {
-	s := &connSink{c: c, dl: media.NewDeadline(timeout)}
+	s := &connSink{c: c, dl: media.NewDeadline(timeout), dc: media.NewDirectConn(c)}
 	switch c.(type) {
 	case *net.TCPConn, *net.UnixConn:
 	default:
@@ -195,6 +217,15 @@ func newConnSink(c net.Conn, timeout time.Duration) *connSink {
 func (s *connSink) write(b net.Buffers, _ time.Time) (int64, error) {
 	if err := s.dl.Renew(s.c, time.Now()); err != nil {
 		return 0, err
+	}
+	if s.dc != nil {
+		rest, err := s.dc.Rest()
+		if err != nil {
+			return 0, err
+		}
+		if len(rest) > 0 {
+			b = append(rest, b...)
+		}
 	}
 	if s.bw == nil {
 		s.wv = b

@@ -47,6 +47,7 @@ func buildChunks(f *media.Frame) []byte {
 // away or a write makes no progress for WriteTimeout.
 func (sess *session) playLoop(r *media.Reader) error {
 	defer r.Close()
+	defer func() { sess.bytesOut = r.BytesSent() }() // the stream's writers' bytes too
 	ctx, cancel := context.WithCancel(sess.srv.ctx)
 	defer cancel()
 
@@ -76,7 +77,8 @@ func (sess *session) playLoop(r *media.Reader) error {
 		case err == io.EOF:
 			// Stream EOF, so players end cleanly rather than on a reset.
 			eof := appendMessage(nil, 2, 0, typeUserControl, 0, userControl(ucStreamEOF, playStreamID), outChunkSize)
-			_, werr := w.write([][]byte{eof})
+			n, werr := w.write([][]byte{eof})
+			r.Sent(n)
 			return errors.Join(errStreamEnded, werr)
 		case err != nil:
 			select {
@@ -96,10 +98,13 @@ func (sess *session) playLoop(r *media.Reader) error {
 			w.add(f.Wire(media.WireRTMP, buildChunks))
 		}
 		n, err := w.flush()
-		sess.bytesOut += int64(n)
 		r.Sent(n)
 		if err != nil {
 			return err
+		}
+		if w.dc != nil && !w.direct {
+			r.SetDirect(w) // from now on, whenever the socket keeps up
+			w.direct = true
 		}
 	}
 }
@@ -158,11 +163,27 @@ type batchWriter struct {
 	vecs    [][]byte
 	tcp     bool
 	scratch []byte
+
+	dc     *media.DirectConn // nil: always written by the play loop
+	dvecs  [][]byte          // TryWrite's, kept apart from the loop's
+	direct bool              // SetDirect was called
 }
 
 func newBatchWriter(c net.Conn, timeout time.Duration) *batchWriter {
 	_, tcp := c.(*net.TCPConn)
-	return &batchWriter{conn: c, dl: media.NewDeadline(timeout), tcp: tcp}
+	return &batchWriter{conn: c, dl: media.NewDeadline(timeout), tcp: tcp, dc: media.NewDirectConn(c)}
+}
+
+// TryWrite is the media.DirectWriter of a TCP player: the stream's writer
+// sends batches while the socket keeps up.
+func (w *batchWriter) TryWrite(frames []*media.Frame) (int, bool) {
+	for _, f := range frames {
+		w.dvecs = append(w.dvecs, f.Wire(media.WireRTMP, buildChunks))
+	}
+	n, ok := w.dc.TryWrite(w.dvecs)
+	clear(w.dvecs)
+	w.dvecs = w.dvecs[:0]
+	return n, ok
 }
 
 func (w *batchWriter) add(b []byte) { w.vecs = append(w.vecs, b) }
@@ -179,6 +200,15 @@ func (w *batchWriter) flush() (int, error) {
 // nothing for the timeout, not when a big batch to a slow link takes longer
 // than that.
 func (w *batchWriter) write(vecs [][]byte) (int, error) {
+	if w.dc != nil {
+		rest, err := w.dc.Rest()
+		if err != nil {
+			return 0, err
+		}
+		if len(rest) > 0 {
+			vecs = append(rest, vecs...)
+		}
+	}
 	if !w.tcp {
 		return w.writeCopied(vecs)
 	}
