@@ -3,7 +3,8 @@
 # Debian/Ubuntu. Prints the path of the go binary to use on its last line.
 #
 #   scripts/deps.sh build   Go
-#   scripts/deps.sh test    Go, gcc for the race detector, ffmpeg as the media test peer
+#   scripts/deps.sh test    Go, gcc for the race detector, ffmpeg as the media test peer,
+#                           Node.js 20+ and npm for the WeChat SDK's tests
 #
 # Go comes from the Go module proxy as the official toolchain module
 # (golang.org/toolchain), because Debian's golang package is too old.
@@ -76,6 +77,21 @@ ensure_go() {
   echo "$GO_HOME/bin/go"
 }
 
+# node_ok: is there a Node.js 20 or newer with npm?
+node_ok() {
+  command -v node >/dev/null && command -v npm >/dev/null &&
+    [ "$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)" -ge 20 ]
+}
+
+ensure_node() {
+  node_ok && return 0
+  apt_install nodejs npm || true
+  node_ok && return 0
+  say "the WeChat SDK's tests need Node.js 20 or newer with npm; found $(node --version 2>/dev/null || echo none)."
+  say "Debian 13 and Ubuntu 24.10 ship it; elsewhere install Node.js 20 (nodejs.org) and run make test again."
+  return 1
+}
+
 what="${1:-build}"
 case "$what" in
   build)
@@ -85,8 +101,10 @@ case "$what" in
     ;;
   test)
     # gcc: the race detector needs cgo. ffmpeg: the real RTMP/FLV peer of
-    # the media tests (pushes, plays and decodes).
+    # the media tests (pushes, plays and decodes). Node.js + npm: the WeChat
+    # SDK's tests (vitest needs Node 20 or newer).
     apt_install gcc libc6-dev ffmpeg
+    ensure_node
     ensure_go
     ;;
   *)

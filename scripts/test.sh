@@ -15,4 +15,10 @@ go vet ./...
 
 echo "== go test -race"
 go test -race -count=1 -timeout "$timeout" ./...
+
+echo "== WeChat SDK (sdk/wechat) against a real server"
+bin="$(mktemp -d)/minirtc"
+go build -o "$bin" ./cmd/minirtc
+MINIRTC_BIN="$bin" scripts/test-wechat-sdk.sh
+rm -rf "$(dirname "$bin")"
 echo "== all tests passed"
