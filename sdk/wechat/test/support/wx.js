@@ -17,7 +17,9 @@ const simulate = requireSdk('miniprogram-simulate');
 const jComponent = requireSdk('j-component');
 
 const host = {
-  networkDown: false, // new sockets fail while true (existing ones are untouched)
+  // New sockets fail while true (existing ones are untouched); a function
+  // (url) => boolean takes the network away from some clients only.
+  networkDown: false,
   sockets: [],
   listeners: { network: new Set(), hide: new Set(), show: new Set() },
   pushers: [], // attached <live-pusher> stand-ins, newest last
@@ -34,7 +36,7 @@ class SocketTask {
     this.received = [];
     this.closed = false;
     host.sockets.push(this);
-    if (host.networkDown) {
+    if (typeof host.networkDown === 'function' ? host.networkDown(url) : host.networkDown) {
       setTimeout(() => {
         this._fire('error', { errMsg: 'connectSocket:fail network is down' });
         this._closed(1006, 'network down');
