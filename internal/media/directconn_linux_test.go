@@ -11,21 +11,7 @@ import (
 // (partway through a slice, too), and what the receiver gets is exactly
 // the bytes offered, in order, once the rest is written the blocking way.
 func TestDirectConnPartialWrites(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
+	client, server := tcpPair(t)
 	server.(*net.TCPConn).SetWriteBuffer(16 << 10) // fill up quickly
 
 	received := make(chan []byte)
@@ -88,20 +74,7 @@ func TestDirectConnPartialWrites(t *testing.T) {
 // A failed connection is reported through Rest, and TryWrite refuses
 // further writes until the egress has taken it.
 func TestDirectConnError(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
+	client, server := tcpPair(t)
 	client.(*net.TCPConn).SetLinger(0)
 	client.Close() // a reset
 	dc := NewDirectConn(server)
@@ -118,4 +91,25 @@ func TestDirectConnError(t *testing.T) {
 	if err2 == nil {
 		t.Fatal("writing to a reset connection never failed")
 	}
+}
+
+// tcpPair returns both ends of a loopback TCP connection, closed at the
+// end of the test.
+func tcpPair(t *testing.T) (client, server net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err = ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close(); server.Close() })
+	return client, server
 }
