@@ -31,6 +31,9 @@ if [ -f package-lock.json ]; then
 else
   npm install --no-audit --no-fund --loglevel=error
 fi
+echo "== build npm (examples/wechat-miniprogram, with miniprogram-ci as WeChat devtools would)"
+(cd "$root/examples/wechat-miniprogram" && rm -rf miniprogram_npm &&
+  npm ci --no-audit --no-fund --loglevel=error && npm run --silent build-npm)
 echo "== type declarations"
 npx --no-install tsc -p test/types
 echo "== vitest (sdk/wechat)"

@@ -5,6 +5,7 @@ import { test, expect, beforeAll, afterAll } from 'vitest';
 import { createRequire } from 'node:module';
 import Module from 'node:module';
 import path from 'node:path';
+import fs from 'node:fs';
 
 const require = createRequire(import.meta.url);
 const { startServer, SDK_DIR } = require('./support/server');
@@ -13,10 +14,15 @@ const { killAll } = require('./support/processes');
 const { until } = require('./support/helpers');
 
 const EXAMPLE = path.resolve(SDK_DIR, '..', '..', 'examples', 'wechat-miniprogram');
-const LIB = path.join(SDK_DIR, 'lib');
+// What "build npm" made of the package (scripts/test-wechat-sdk.sh runs it
+// with miniprogram-ci): the pages run on that copy, as on a phone.
+const LIB = path.join(EXAMPLE, 'miniprogram_npm', '@minirtc', 'wechat');
+if (!fs.existsSync(path.join(LIB, 'rtc-pusher', 'index.json'))) {
+  throw new Error('no ' + LIB + ': run `npm ci && npm run build-npm` in examples/wechat-miniprogram (scripts/test-wechat-sdk.sh does)');
+}
 
-// What WeChat devtools' "build npm" does for the page: '@minirtc/wechat'
-// resolves to the package's miniprogram directory (lib/).
+// In the mini-program, require('@minirtc/wechat') resolves to
+// miniprogram_npm/@minirtc/wechat/index.js.
 const resolve = Module._resolveFilename;
 Module._resolveFilename = function (request, ...rest) {
   if (request === '@minirtc/wechat') return path.join(LIB, 'index.js');
@@ -31,7 +37,7 @@ const navigations = [];
 global.wx.navigateTo = (o) => navigations.push(o.url);
 global.wx.navigateBack = () => {};
 
-// The page's usingComponents name the npm package; point them at lib/.
+// The page's usingComponents name the npm package; point them at its build.
 const components = Object.assign({}, wxStandin.builtins, {
   'rtc-pusher': path.relative(path.join(EXAMPLE, 'pages', 'room'), path.join(LIB, 'rtc-pusher', 'index')),
   'rtc-player': path.relative(path.join(EXAMPLE, 'pages', 'room'), path.join(LIB, 'rtc-player', 'index')),

@@ -47,7 +47,7 @@ function until(fn, timeoutMs, what) {
         return;
       }
       if (value) resolve(value);
-      else if (Date.now() - started > timeoutMs) reject(new Error('timed out after ' + timeoutMs + ' ms waiting for ' + what));
+      else if (Date.now() - started > timeoutMs) reject(new Error('timed out after ' + timeoutMs + ' ms waiting for ' + (typeof what === 'function' ? what() : what)));
       else setTimeout(check, 50);
     };
     check();

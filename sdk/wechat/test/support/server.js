@@ -19,11 +19,14 @@ function binaryPath() {
 }
 
 // Resolves with {wsUrl, rtmpBase, appId, dataDir, token(), stop()} once the
-// server printed its banner.
-function startServer(extraEnv) {
+// server printed its banner. opts: {dataDir, http, rtmp} start it again
+// where a stopped one was (same apps, same addresses); its banner names
+// no development app then, so pass appId too.
+function startServer(extraEnv, opts) {
+  opts = opts || {};
   const bin = binaryPath();
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'minirtc-sdk-test-'));
-  const args = ['serve', '--data', dataDir, '--http', '127.0.0.1:0', '--rtmp', '127.0.0.1:0', '--host', '127.0.0.1', '--log-level', 'warn'];
+  const dataDir = opts.dataDir || fs.mkdtempSync(path.join(os.tmpdir(), 'minirtc-sdk-test-'));
+  const args = ['serve', '--data', dataDir, '--http', opts.http || '127.0.0.1:0', '--rtmp', opts.rtmp || '127.0.0.1:0', '--host', '127.0.0.1', '--log-level', 'warn'];
   const child = track(spawn(bin, args, { env: Object.assign({}, process.env, extraEnv), stdio: ['ignore', 'pipe', 'pipe'] }));
   let stderr = '';
   child.stderr.on('data', (d) => {
@@ -43,16 +46,18 @@ function startServer(extraEnv) {
         if (!m) throw new Error('banner has no ' + name + ':\n' + out);
         return m[1];
       };
+      const appId = opts.appId || field('app id');
       const server = {
         wsUrl: field('signalling'),
         rtmpBase: field('rtmp'),
-        appId: field('app id'),
+        appId,
         dataDir,
         process: child,
         logs: () => stderr,
-        token: (user, opts) => mintToken(bin, dataDir, field('app id'), user, opts || {}),
-        reports: (room, user) => listReports(bin, dataDir, field('app id'), room, user),
-        stop: () => stopServer(child, dataDir),
+        token: (user, opts) => mintToken(bin, dataDir, appId, user, opts || {}),
+        reports: (room, user) => listReports(bin, dataDir, appId, room, user),
+        // keepData: leave the data directory for a server started again.
+        stop: (stopOpts) => stopServer(child, (stopOpts || {}).keepData ? null : dataDir),
       };
       resolve(server);
     });
@@ -87,7 +92,7 @@ function listReports(bin, dataDir, appId, room, user) {
 function stopServer(child, dataDir) {
   return new Promise((resolve) => {
     const done = () => {
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
       resolve();
     };
     if (child.exitCode !== null || child.signalCode !== null) return done();

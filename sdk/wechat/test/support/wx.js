@@ -20,6 +20,9 @@ const host = {
   // New sockets fail while true (existing ones are untouched); a function
   // (url) => boolean takes the network away from some clients only.
   networkDown: false,
+  // A <live-pusher> keeps its URL but does not start while this is true, or
+  // returns true for the URL (like a phone waiting for camera permission).
+  pushBlocked: false,
   sockets: [],
   listeners: { network: new Set(), hide: new Set(), show: new Set() },
   pushers: [], // attached <live-pusher> stand-ins, newest last
@@ -31,6 +34,7 @@ const host = {
 class SocketTask {
   constructor(url, protocols) {
     this.url = url;
+    this.openedAt = Date.now();
     this.handlers = { open: [], message: [], close: [], error: [] };
     this.sent = [];
     this.received = [];
@@ -136,6 +140,10 @@ const livePusher = {
       const url = this.data.url;
       if (!url || (this.push && this.push.url === url)) return;
       this.stopPush();
+      if (typeof host.pushBlocked === 'function' ? host.pushBlocked(url) : host.pushBlocked) {
+        this.blockedUrls = (this.blockedUrls || []).concat(url);
+        return;
+      }
       const p = { url, started: false, frames: 0 };
       this.push = p;
       this.pushedUrls.push(url);
