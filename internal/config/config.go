@@ -92,7 +92,19 @@ type Media struct {
 	// allowed to play HTTP-FLV cross-origin (flv.js); "*" allows any. The
 	// URL signature is the access control, so the default is "*".
 	AllowedOrigins []string `yaml:"allowed_origins"`
+	// RTMPMaxConns is the most RTMP connections (pushers and players) at
+	// once; past it new connections are closed at once.
+	RTMPMaxConns int `yaml:"rtmp_max_conns"`
+	// RTMPHandshakeTimeout bounds an RTMP connection's handshake and its
+	// commands up to publish or play, so idle sockets cannot pile up.
+	RTMPHandshakeTimeout time.Duration `yaml:"rtmp_handshake_timeout"`
 }
+
+// Limits of the RTMP settings.
+const (
+	MaxRTMPConns            = 1_000_000
+	MaxRTMPHandshakeTimeout = 2 * time.Minute
+)
 
 // Debug configures endpoints for profiling and benchmarks.
 type Debug struct {
@@ -112,9 +124,10 @@ func Default() Config {
 		ShutdownTimeout: 5 * time.Second,
 		Log:             Log{Level: "info", Format: "text"},
 		RTMPS:           ":1936",
-		Media:           Media{Limits: media.Limits{}.WithDefaults(), PushURLTTL: 5 * time.Minute, PlayURLTTL: time.Hour, AllowedOrigins: []string{"*"}},
-		Room:            room.Defaults(),
-		Signal:          signal.Defaults(),
+		Media: Media{Limits: media.Limits{}.WithDefaults(), PushURLTTL: 5 * time.Minute, PlayURLTTL: time.Hour, AllowedOrigins: []string{"*"},
+			RTMPMaxConns: 25000, RTMPHandshakeTimeout: 10 * time.Second},
+		Room:   room.Defaults(),
+		Signal: signal.Defaults(),
 	}
 }
 
@@ -191,6 +204,12 @@ func (c Config) Validate() error {
 	}
 	if c.Media.PushURLTTL > auth.MaxTTL || c.Media.PlayURLTTL > auth.MaxTTL {
 		return fmt.Errorf("media URL TTLs must be at most %s", auth.MaxTTL)
+	}
+	if c.Media.RTMPMaxConns <= 0 || c.Media.RTMPMaxConns > MaxRTMPConns {
+		return fmt.Errorf("media.rtmp_max_conns must be between 1 and %d, got %d", MaxRTMPConns, c.Media.RTMPMaxConns)
+	}
+	if c.Media.RTMPHandshakeTimeout <= 0 || c.Media.RTMPHandshakeTimeout > MaxRTMPHandshakeTimeout {
+		return fmt.Errorf("media.rtmp_handshake_timeout must be positive and at most %s, got %s", MaxRTMPHandshakeTimeout, c.Media.RTMPHandshakeTimeout)
 	}
 	for name, u := range map[string]string{"media.public_rtmp_url": c.Media.PublicRTMPURL, "media.public_flv_url": c.Media.PublicFLVURL} {
 		if u == "" {

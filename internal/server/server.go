@@ -97,7 +97,7 @@ func build(_ context.Context, cfg config.Config, log *slog.Logger, db store.Stor
 		return nil, err
 	}
 	s.glue.hub = s.hub
-	s.rtmp = rtmp.New(s.hub, rtmp.Options{Logger: log})
+	s.rtmp = rtmp.New(s.hub, rtmp.Options{Logger: log, MaxConns: cfg.Media.RTMPMaxConns, HandshakeTimeout: cfg.Media.RTMPHandshakeTimeout})
 	s.flv = flv.New(s.hub, flv.Options{Logger: log, AllowOrigins: cfg.Media.AllowedOrigins})
 	s.metrics = metrics.New(rooms.Counts)
 	s.metrics.Registry.MustRegister(media.NewCollector(s.hub))
