@@ -34,6 +34,8 @@ const (
 	H264 Codec = iota + 1
 	H265
 	AAC
+	Opus // WebRTC audio: one Opus packet per frame, 48 kHz timeline
+	VP8  // WebRTC video between browsers only: never offered to RTMP/FLV readers
 )
 
 func (c Codec) String() string {
@@ -44,6 +46,10 @@ func (c Codec) String() string {
 		return "h265"
 	case AAC:
 		return "aac"
+	case Opus:
+		return "opus"
+	case VP8:
+		return "vp8"
 	}
 	return "unknown"
 }

@@ -29,6 +29,13 @@ type Target struct {
 	Query    url.Values
 	Protocol Protocol
 	Remote   string
+	// Audio is the only audio codec a player takes (AAC for RTMP and FLV,
+	// Opus for WebRTC); 0 takes the audio as published. A stream published
+	// with the other codec is converted for it (rendition.go).
+	Audio Codec
+	// VideoCodecs, when not nil, are the video codecs a player takes; a
+	// stream with another one is refused (ReasonCodec).
+	VideoCodecs []Codec
 }
 
 // PushTicket is an admitted push.
@@ -68,6 +75,8 @@ type Hub struct {
 	log   *slog.Logger
 	now   func() time.Time
 
+	convert ConvertFunc
+
 	mu      sync.Mutex
 	streams map[Key]*Stream
 	readers int
@@ -81,6 +90,9 @@ type Options struct {
 	Hooks     Hooks
 	Logger    *slog.Logger
 	Now       func() time.Time
+	// Convert makes audio converters between AAC and Opus (internal/transcode);
+	// without it, a player that needs the other audio codec is refused.
+	Convert ConvertFunc
 }
 
 // NewHub makes an empty hub.
@@ -91,7 +103,7 @@ func NewHub(lim Limits, opts Options) (*Hub, error) {
 	if opts.Admission == nil || opts.Hooks == nil {
 		return nil, errors.New("media: NewHub needs Admission and Hooks")
 	}
-	h := &Hub{lim: lim.WithDefaults(), adm: opts.Admission, hooks: opts.Hooks, log: opts.Logger, now: opts.Now, streams: map[Key]*Stream{}}
+	h := &Hub{lim: lim.WithDefaults(), adm: opts.Admission, hooks: opts.Hooks, log: opts.Logger, now: opts.Now, convert: opts.Convert, streams: map[Key]*Stream{}}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -153,12 +165,15 @@ func (h *Hub) StartPlay(ctx context.Context, t Target) (*Reader, error) {
 	}
 	h.readers++
 	h.mu.Unlock()
-	r, err := s.addReader(tk, t)
+	r, needKey, err := s.addReader(tk, t)
 	if err != nil {
 		h.mu.Lock()
 		h.readers--
 		h.mu.Unlock()
 		return nil, h.countRefusal(err)
+	}
+	if needKey {
+		s.RequestKeyframe()
 	}
 	return r, nil
 }

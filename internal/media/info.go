@@ -152,6 +152,13 @@ func hvcFirstSPS(r []byte) ([]byte, error) {
 // ParseAudioConfig reads sample rate and channels from an AAC
 // AudioSpecificConfig.
 func ParseAudioConfig(codec Codec, asc []byte) (AudioInfo, error) {
+	if codec == Opus {
+		ch, err := ParseOpusHead(asc)
+		if err != nil {
+			return AudioInfo{}, err
+		}
+		return AudioInfo{Codec: Opus, SampleRate: 48000, Channels: ch}, nil
+	}
 	if codec != AAC {
 		return AudioInfo{}, fmt.Errorf("%s is not a supported audio codec", codec)
 	}

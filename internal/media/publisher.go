@@ -22,10 +22,11 @@ type Publisher struct {
 	remote string
 	tl     *Timeline
 
-	done     chan struct{}
-	cutOnce  sync.Once
-	lastAt   atomic.Int64 // unix nanos of the last frame
-	noConfig int          // frames dropped because their config had not come
+	done       chan struct{}
+	onKeyframe func() // asks the encoder for a keyframe; nil if it cannot
+	cutOnce    sync.Once
+	lastAt     atomic.Int64 // unix nanos of the last frame
+	noConfig   int          // frames dropped because their config had not come
 }
 
 // Key is the stream being pushed.
@@ -49,17 +50,29 @@ func (p *Publisher) WriteFrame(f *Frame, ts uint32) error {
 	}
 	f.DTS = p.tl.Map(f.Kind, ts)
 	p.touch(p.s.h.now())
-	announce, info, err := p.s.write(p, f)
+	announce, info, conv, err := p.s.write(p, f)
 	if err != nil {
 		if !ErrCut(err) {
 			p.s.h.countRefusal(err)
 		}
 		return err
 	}
+	if conv != nil {
+		p.convert(conv, f)
+	}
 	if announce {
 		p.s.announce(info)
 	}
 	return nil
+}
+
+// OnKeyframeRequest sets how to ask the publisher's encoder for a keyframe
+// (WebRTC: a PLI), used when a new player finds no keyframe cached. Call it
+// before the first WriteFrame.
+func (p *Publisher) OnKeyframeRequest(fn func()) {
+	p.s.mu.Lock()
+	p.onKeyframe = fn
+	p.s.mu.Unlock()
 }
 
 // Close is called when the push connection ended for any reason: the stream

@@ -28,7 +28,8 @@ type Reader struct {
 	proto  Protocol
 	viewer ids.UserID
 	remote string
-	idx    int // position in the stream's readers; -1 once removed
+	audio  Codec // Target.Audio: the audio rendition this reader takes
+	idx    int   // position in the stream's readers; -1 once removed
 
 	notify chan struct{} // capacity 1: "the queue is not empty"
 	done   chan struct{} // closed by Close or when the stream ends

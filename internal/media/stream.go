@@ -44,6 +44,9 @@ type Stream struct {
 	videoGap  time.Duration // the interval before it
 	groups    []*writerGroup
 	writers   sync.WaitGroup // the groups' goroutines
+	alt       *rendition     // converted audio while readers need it (rendition.go)
+
+	keyframeAskedAt time.Time // last keyframe request to the publisher
 
 	dropped  atomic.Int64
 	bytesIn  atomic.Int64
@@ -140,6 +143,7 @@ func (s *Stream) end(notify bool) {
 		close(g.stop)
 	}
 	s.groups = nil
+	s.stopRenditionLocked("the stream ended")
 	s.mu.Unlock()
 	s.writers.Wait()
 
@@ -157,24 +161,29 @@ func (s *Stream) end(notify bool) {
 }
 
 // write takes one frame from the current publisher into the cache and every
-// reader. It reports whether the stream just became live (or changed info).
-func (s *Stream) write(p *Publisher, f *Frame) (announce bool, info Info, err error) {
+// reader. It reports whether the stream just became live (or changed info),
+// and the audio converter that must see f, if any.
+func (s *Stream) write(p *Publisher, f *Frame) (announce bool, info Info, conv AudioConverter, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.pub != p {
-		return false, Info{}, errCut
+		return false, Info{}, nil, errCut
 	}
 	now := s.h.now()
 	if s.firstAt.IsZero() {
 		s.firstAt = now
 	}
 	if f.Config {
+		old := s.acfg
 		if err := s.setConfigLocked(f); err != nil {
-			return false, Info{}, err
+			return false, Info{}, nil, err
+		}
+		if f.Kind == Audio && old != nil && !bytes.Equal(old.Payload, f.Payload) {
+			defer s.restartRenditionLocked() // after f reached the readers
 		}
 	} else if (f.Kind == Video && s.vcfg == nil) || (f.Kind == Audio && s.acfg == nil) {
 		p.noConfig++ // undecodable without its config: drop it
-		return false, Info{}, nil
+		return false, Info{}, nil, nil
 	}
 	if f.DTS > s.lastDTS {
 		s.lastDTS = f.DTS
@@ -182,22 +191,20 @@ func (s *Stream) write(p *Publisher, f *Frame) (announce bool, info Info, err er
 	s.bytesIn.Add(int64(len(f.Payload)))
 	s.cacheLocked(f)
 	s.rate.add(now, f, s.bytesOut.Load())
-	for _, r := range s.readers {
-		r.push(f, &s.h.lim)
-	}
-	s.wakeLocked(f)
+	s.fanOutLocked(f)
+	conv = s.converterFor(f)
 	ready := (!s.want.video || (s.vcfg != nil && s.sawKey)) && (!s.want.audio || s.acfg != nil)
 	if !ready && (s.vcfg != nil || s.acfg != nil) && now.Sub(s.firstAt) >= s.h.lim.LiveTimeout {
 		ready = true // announce what we have: e.g. a pusher with its camera off
 	}
 	if ready && !s.live {
 		s.live = true
-		return true, s.info, nil
+		return true, s.info, conv, nil
 	}
 	if s.live && f.Config {
-		return true, s.info, nil // info may have changed; the hook compares
+		return true, s.info, conv, nil // info may have changed; the hook compares
 	}
-	return false, Info{}, nil
+	return false, Info{}, conv, nil
 }
 
 func (s *Stream) setConfigLocked(f *Frame) error {
@@ -252,14 +259,25 @@ func (s *Stream) cacheLocked(f *Frame) {
 }
 
 // addReader attaches a reader that starts with the current configs and the
-// cached GOP.
-func (s *Stream) addReader(tk PlayTicket, t Target) (*Reader, error) {
+// cached GOP. needKey reports that no keyframe is cached: the reader waits
+// for the next one, which the caller may ask the publisher for.
+func (s *Stream) addReader(tk PlayTicket, t Target) (r *Reader, needKey bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended || !s.live {
-		return nil, Refuse(ReasonNotLive, fmt.Sprintf("stream %s is not live", s.key.Stream))
+		return nil, false, Refuse(ReasonNotLive, fmt.Sprintf("stream %s is not live", s.key.Stream))
 	}
-	r := &Reader{s: s, proto: t.Protocol, viewer: tk.Viewer, remote: t.Remote,
+	if s.vcfg != nil && t.VideoCodecs != nil && !containsCodec(t.VideoCodecs, s.vcfg.Codec) {
+		return nil, false, Refuse(ReasonCodec, fmt.Sprintf("stream %s has %s video, which %s players cannot take", s.key.Stream, s.vcfg.Codec, t.Protocol))
+	}
+	acfg, err := s.audioConfigForLocked(t.Audio)
+	if err != nil {
+		return nil, false, err
+	}
+	if acfg != nil && s.alt != nil && acfg == s.alt.cfg {
+		s.alt.readers++
+	}
+	r = &Reader{s: s, proto: t.Protocol, viewer: tk.Viewer, remote: t.Remote, audio: t.Audio,
 		notify: make(chan struct{}, 1), done: make(chan struct{})}
 	start := s.lastDTS
 	for i, f := range s.gop {
@@ -267,7 +285,7 @@ func (s *Stream) addReader(tk PlayTicket, t Target) (*Reader, error) {
 			start = f.DTS // no frame of the GOP, of either kind, before the configs
 		}
 	}
-	for _, c := range []*Frame{s.vcfg, s.acfg} {
+	for _, c := range []*Frame{s.vcfg, acfg} {
 		if c != nil {
 			// Stamped at the GOP start: players derive timing from the
 			// first tags, and a config from minutes ago would mislead them.
@@ -279,9 +297,15 @@ func (s *Stream) addReader(tk PlayTicket, t Target) (*Reader, error) {
 	}
 	switch {
 	case s.vcfg != nil && s.gopValid:
-		r.q = append(r.q, s.gop...)
+		for _, f := range s.gop {
+			if f.Kind == Audio && !s.wantsAudio(t.Audio, f) {
+				continue
+			}
+			r.q = append(r.q, f)
+		}
 	case s.vcfg != nil:
 		r.skipping = true // wait for the next keyframe; not a drop
+		needKey = true
 	}
 	for _, f := range r.q {
 		r.qBytes += len(f.Payload)
@@ -290,7 +314,16 @@ func (s *Stream) addReader(tk PlayTicket, t Target) (*Reader, error) {
 	r.idx = len(s.readers)
 	s.readers = append(s.readers, r)
 	s.perProto[r.proto]++
-	return r, nil
+	return r, needKey, nil
+}
+
+func containsCodec(list []Codec, c Codec) bool {
+	for _, x := range list {
+		if x == c {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Stream) removeReader(r *Reader) {
@@ -304,6 +337,9 @@ func (s *Stream) removeReader(r *Reader) {
 		s.readers = s.readers[:last]
 		r.idx = -1
 		s.perProto[r.proto]--
+		if r.audio != 0 {
+			s.releaseAudioLocked(r.audio)
+		}
 		r.mu.Lock()
 		g := r.group
 		r.mu.Unlock()

@@ -100,7 +100,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, path, media.Refuse(media.ReasonMalformed, err.Error()))
 		return
 	}
-	rd, err := h.hub.StartPlay(r.Context(), media.Target{Path: path, Query: q, Protocol: media.FLV, Remote: r.RemoteAddr})
+	rd, err := h.hub.StartPlay(r.Context(), media.Target{Path: path, Query: q, Protocol: media.FLV, Remote: r.RemoteAddr,
+		Audio: media.AAC, VideoCodecs: media.FLVVideoCodecs})
 	if err != nil {
 		var rf *media.Refusal
 		if !errors.As(err, &rf) {

@@ -72,7 +72,8 @@ func (sess *session) run() error {
 		return sess.refuse(sc, media.Refuse(media.ReasonMalformed, err.Error()))
 	}
 	sess.query = q
-	t := media.Target{Path: sc.URL.Path, Query: q, Protocol: media.RTMP, Remote: sess.remote}
+	t := media.Target{Path: sc.URL.Path, Query: q, Protocol: media.RTMP, Remote: sess.remote,
+		Audio: media.AAC, VideoCodecs: media.FLVVideoCodecs}
 	ctx, cancel := context.WithDeadline(s.ctx, deadline)
 	defer cancel()
 	if sc.Publish {
