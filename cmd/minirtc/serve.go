@@ -30,6 +30,8 @@ type serveFlags struct {
 	logLevel       string
 	logFormat      string
 	debugEndpoints bool
+	webrtcUDP      string
+	webrtcTCP      string
 }
 
 func newServeCmd() *cobra.Command {
@@ -72,6 +74,8 @@ secret and a token command are printed.`,
 	fl.StringVar(&f.logLevel, "log-level", def.Log.Level, "log level: debug, info, warn, error")
 	fl.StringVar(&f.logFormat, "log-format", def.Log.Format, "log format: text or json")
 	fl.BoolVar(&f.debugEndpoints, "debug-endpoints", false, "serve /debug/pprof and /debug/heap (keep the port private)")
+	fl.StringVar(&f.webrtcUDP, "webrtc-udp", def.WebRTC.UDPAddr, "WebRTC: the one UDP address ICE uses for every peer")
+	fl.StringVar(&f.webrtcTCP, "webrtc-tcp", def.WebRTC.TCPAddr, "WebRTC: the ICE-TCP listen address (empty: no ICE-TCP)")
 	return cmd
 }
 
@@ -91,6 +95,8 @@ func (f *serveFlags) apply(cmd *cobra.Command, cfg *config.Config) {
 	set("host", &cfg.Host, f.host)
 	set("log-level", &cfg.Log.Level, f.logLevel)
 	set("log-format", &cfg.Log.Format, f.logFormat)
+	set("webrtc-udp", &cfg.WebRTC.UDPAddr, f.webrtcUDP)
+	set("webrtc-tcp", &cfg.WebRTC.TCPAddr, f.webrtcTCP)
 	if cmd.Flags().Changed("debug-endpoints") {
 		cfg.Debug.Endpoints = f.debugEndpoints
 	}
@@ -136,6 +142,13 @@ func printBanner(ctx context.Context, w io.Writer, srv *server.Server) {
 	fmt.Fprintf(w, "  signalling  %s\n", srv.WebSocketURL())
 	fmt.Fprintf(w, "  rtmp        %s  (push and play)\n", rtmpBase)
 	fmt.Fprintf(w, "  http-flv    %s/flv/...\n", flvBase)
+	if udp, tcp := srv.WebRTCAddrs(); udp != nil {
+		line := "udp " + udp.String()
+		if tcp != nil {
+			line += ", tcp " + tcp.String()
+		}
+		fmt.Fprintf(w, "  webrtc      %s  (ICE; browsers)\n", line)
+	}
 	scheme := "http"
 	if cfg.TLS.Enabled() {
 		scheme = "https"

@@ -18,6 +18,7 @@ import (
 
 	"github.com/minirtc/minirtc/internal/auth"
 	"github.com/minirtc/minirtc/internal/media"
+	"github.com/minirtc/minirtc/internal/media/webrtc"
 	"github.com/minirtc/minirtc/internal/room"
 	"github.com/minirtc/minirtc/internal/signal"
 )
@@ -52,6 +53,8 @@ type Config struct {
 	TLS TLS `yaml:"tls"`
 	// Media holds the media plane's limits and URL settings.
 	Media Media `yaml:"media"`
+	// WebRTC configures browser (and other WebRTC) participants.
+	WebRTC WebRTC `yaml:"webrtc"`
 
 	Log    Log           `yaml:"log"`
 	Debug  Debug         `yaml:"debug"`
@@ -106,6 +109,14 @@ const (
 	MaxRTMPHandshakeTimeout = 2 * time.Minute
 )
 
+// WebRTC turns WebRTC on and configures its ports, addresses and limits.
+type WebRTC struct {
+	// Enabled: publish and subscribe with transport "webrtc" work, and ICE
+	// listens on UDPAddr (and TCPAddr). Off, they answer 3013.
+	Enabled       bool `yaml:"enabled"`
+	webrtc.Config `yaml:",inline"`
+}
+
 // Debug configures endpoints for profiling and benchmarks.
 type Debug struct {
 	// Endpoints mounts /debug/pprof/ and /debug/heap on the HTTP port. They
@@ -126,6 +137,7 @@ func Default() Config {
 		RTMPS:           ":1936",
 		Media: Media{Limits: media.Limits{}.WithDefaults(), PushURLTTL: 5 * time.Minute, PlayURLTTL: time.Hour, AllowedOrigins: []string{"*"},
 			RTMPMaxConns: 25000, RTMPHandshakeTimeout: 10 * time.Second},
+		WebRTC: WebRTC{Enabled: true, Config: webrtc.Defaults()},
 		Room:   room.Defaults(),
 		Signal: signal.Defaults(),
 	}
@@ -204,6 +216,11 @@ func (c Config) Validate() error {
 	}
 	if c.Media.PushURLTTL > auth.MaxTTL || c.Media.PlayURLTTL > auth.MaxTTL {
 		return fmt.Errorf("media URL TTLs must be at most %s", auth.MaxTTL)
+	}
+	if c.WebRTC.Enabled {
+		if err := c.WebRTC.Validate(); err != nil {
+			return fmt.Errorf("webrtc: %w", err)
+		}
 	}
 	if c.Media.RTMPMaxConns <= 0 || c.Media.RTMPMaxConns > MaxRTMPConns {
 		return fmt.Errorf("media.rtmp_max_conns must be between 1 and %d, got %d", MaxRTMPConns, c.Media.RTMPMaxConns)

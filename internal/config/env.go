@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"sort"
@@ -116,6 +117,13 @@ func setFromString(f reflect.Value, raw string) error {
 			}
 		}
 		f.Set(reflect.ValueOf(parts))
+	case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.Struct:
+		// Lists of objects (webrtc.ice_servers) are JSON in the environment.
+		v := reflect.New(f.Type())
+		if err := json.Unmarshal([]byte(raw), v.Interface()); err != nil {
+			return fmt.Errorf("%q is not a JSON array of objects: %v", raw, err)
+		}
+		f.Set(v.Elem())
 	default:
 		return fmt.Errorf("unsupported type %s", f.Type())
 	}

@@ -48,7 +48,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.bitrateOut, prometheus.GaugeValue, float64(st.BitrateOut), l...)
 		ch <- prometheus.MustNewConstMetric(c.fps, prometheus.GaugeValue, st.FPS, l...)
 		ch <- prometheus.MustNewConstMetric(c.gop, prometheus.GaugeValue, float64(st.GOPFrames), l...)
-		for _, p := range []Protocol{RTMP, FLV} {
+		for _, p := range []Protocol{RTMP, FLV, WebRTC} {
 			ch <- prometheus.MustNewConstMetric(c.readers, prometheus.GaugeValue, float64(st.Readers[p]), append(l, string(p))...)
 		}
 		ch <- prometheus.MustNewConstMetric(c.dropped, prometheus.CounterValue, float64(st.Dropped), l...)

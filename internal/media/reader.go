@@ -15,8 +15,9 @@ type Protocol string
 
 // Egress protocols.
 const (
-	RTMP Protocol = "rtmp"
-	FLV  Protocol = "flv"
+	RTMP   Protocol = "rtmp"
+	FLV    Protocol = "flv"
+	WebRTC Protocol = "webrtc"
 )
 
 // Reader is one player's view of a stream: a bounded queue that the stream
@@ -67,6 +68,11 @@ func (r *Reader) Viewer() ids.UserID { return r.viewer }
 
 // Key is the stream being read.
 func (r *Reader) Key() Key { return r.s.key }
+
+// RequestKeyframe asks the stream's publisher for a keyframe (a WebRTC
+// subscriber's PLI); requests are spaced, and an RTMP publisher cannot
+// honour them.
+func (r *Reader) RequestKeyframe() { r.s.RequestKeyframe() }
 
 // Dropped is how many frames this reader lost to overflow.
 func (r *Reader) Dropped() int64 { return r.dropped.Load() }

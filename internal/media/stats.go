@@ -76,7 +76,7 @@ func (s *Stream) stats() (Stats, bool) {
 		Key: s.key, Info: s.info,
 		BitrateIn: s.rate.bitrateIn, BitrateOut: s.rate.bitrateOut, FPS: s.rate.fps,
 		GOPFrames: s.rate.gopFrames, GOPMillis: s.rate.gopMillis,
-		Readers: map[Protocol]int{RTMP: s.perProto[RTMP], FLV: s.perProto[FLV]},
+		Readers: map[Protocol]int{RTMP: s.perProto[RTMP], FLV: s.perProto[FLV], WebRTC: s.perProto[WebRTC]},
 		Dropped: s.dropped.Load(), BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load(),
 		Pushing: s.pub != nil,
 	}

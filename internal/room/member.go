@@ -266,6 +266,15 @@ func (m *Member) Unsubscribe(streams []ids.StreamID) ([]ids.StreamID, error) {
 	return m.subscriptionsLocked(), nil
 }
 
+// Subscriptions are the member's subscriptions, sorted.
+func (m *Member) Subscriptions() ([]ids.StreamID, error) {
+	if err := m.lock(); err != nil {
+		return nil, err
+	}
+	defer m.unlock()
+	return m.subscriptionsLocked(), nil
+}
+
 // SendMessage sends a message to everyone else in the room, or only to the
 // listed users (who must all be in the room). It returns the message id.
 func (m *Member) SendMessage(name, content string, to []ids.UserID) (string, error) {

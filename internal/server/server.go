@@ -23,6 +23,7 @@ import (
 	"github.com/minirtc/minirtc/internal/media"
 	"github.com/minirtc/minirtc/internal/media/flv"
 	"github.com/minirtc/minirtc/internal/media/rtmp"
+	"github.com/minirtc/minirtc/internal/media/webrtc"
 	"github.com/minirtc/minirtc/internal/metrics"
 	"github.com/minirtc/minirtc/internal/room"
 	"github.com/minirtc/minirtc/internal/signal"
@@ -45,6 +46,7 @@ type Server struct {
 	glue    *mediaGlue
 	rtmp    *rtmp.Server
 	flv     *flv.Handler
+	rtc     *webrtcGlue // nil when webrtc.enabled is off
 	started time.Time
 
 	httpSrv *http.Server
@@ -101,14 +103,21 @@ func build(_ context.Context, cfg config.Config, log *slog.Logger, db store.Stor
 	s.flv = flv.New(s.hub, flv.Options{Logger: log, AllowOrigins: cfg.Media.AllowedOrigins})
 	s.metrics = metrics.New(rooms.Counts)
 	s.metrics.Registry.MustRegister(media.NewCollector(s.hub))
-	s.signal, err = signal.New(cfg.Signal, signal.Deps{
+	deps := signal.Deps{
 		Rooms:   rooms,
 		Tokens:  &auth.Verifier{Apps: apps},
 		Reports: db,
 		Media:   s.glue,
 		Metrics: s.metrics,
 		Logger:  log,
-	})
+	}
+	if cfg.WebRTC.Enabled {
+		// The engine (and its sockets) comes with Start; sessions reach it
+		// only once the server listens.
+		s.rtc = newWebRTCGlue(nil, s.hub, s.glue, log)
+		deps.WebRTC = s.rtc
+	}
+	s.signal, err = signal.New(cfg.Signal, deps)
 	if err != nil {
 		return nil, err
 	}
@@ -174,6 +183,18 @@ func (s *Server) Start() error {
 		}
 		sln = tls.NewListener(sln, tlsCfg)
 	}
+	if s.rtc != nil {
+		eng, err := webrtc.New(s.cfg.WebRTC.Config, s.log)
+		if err != nil {
+			ln.Close()
+			rln.Close()
+			if sln != nil {
+				sln.Close()
+			}
+			return fmt.Errorf("starting WebRTC (webrtc.udp_addr %s, webrtc.tcp_addr %s): %w", s.cfg.WebRTC.UDPAddr, s.cfg.WebRTC.TCPAddr, err)
+		}
+		s.rtc.engine = eng
+	}
 	s.httpLn, s.rtmpLn, s.rtmpsLn = ln, rln, sln
 	if s.cfg.DevApp {
 		if err := s.ensureDevApp(context.Background()); err != nil {
@@ -213,6 +234,12 @@ func (s *Server) Start() error {
 	if sln != nil {
 		attrs = append(attrs, "rtmps", sln.Addr().String())
 	}
+	if s.rtc != nil {
+		attrs = append(attrs, "webrtc_udp", s.rtc.engine.UDPAddr().String())
+		if a := s.rtc.engine.TCPAddr(); a != nil {
+			attrs = append(attrs, "webrtc_tcp", a.String())
+		}
+	}
 	s.log.Info("listening", attrs...)
 	return nil
 }
@@ -223,6 +250,18 @@ func (s *Server) closeListeners() {
 			l.Close()
 		}
 	}
+}
+
+// WebRTCAddrs are the UDP and ICE-TCP addresses of WebRTC (after Start);
+// nil when WebRTC is off (TCP also when webrtc.tcp_addr is empty).
+func (s *Server) WebRTCAddrs() (udp, tcp net.Addr) {
+	if s.rtc == nil || s.rtc.engine == nil {
+		return nil, nil
+	}
+	if a := s.rtc.engine.TCPAddr(); a != nil {
+		tcp = a
+	}
+	return s.rtc.engine.UDPAddr(), tcp
 }
 
 // RTMPAddr is the address the RTMP server listens on (after Start).
@@ -289,6 +328,11 @@ func (s *Server) shutdown(ctx context.Context) error {
 	var errs []error
 	if err := s.signal.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("signalling: %w", err))
+	}
+	if s.rtc != nil && s.rtc.engine != nil {
+		if err := s.rtc.shutdown(); err != nil {
+			errs = append(errs, fmt.Errorf("webrtc: %w", err))
+		}
 	}
 	// Media before HTTP: HTTP-FLV players are hijacked connections that
 	// http.Server.Shutdown does not wait for; ending the streams ends them.

@@ -42,6 +42,8 @@ func Start(t testing.TB, mutate func(*config.Config)) *Env {
 	cfg.Host = "127.0.0.1"
 	cfg.ShutdownTimeout = 5 * time.Second
 	cfg.AllowFastPing = true
+	cfg.WebRTC.UDPAddr, cfg.WebRTC.TCPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.WebRTC.IncludeLoopback = true
 	if mutate != nil {
 		mutate(&cfg)
 	}

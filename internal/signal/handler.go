@@ -47,6 +47,7 @@ type Deps struct {
 	Tokens  TokenVerifier
 	Reports ReportStore
 	Media   MediaURLs
+	WebRTC  WebRTC // optional
 	Metrics *metrics.Metrics
 	Logger  *slog.Logger
 	Now     func() time.Time
@@ -59,6 +60,7 @@ type Handler struct {
 	tokens  TokenVerifier
 	reports ReportStore
 	media   MediaURLs
+	webrtc  WebRTC
 	metrics *metrics.Metrics
 	log     *slog.Logger
 	now     func() time.Time
@@ -85,6 +87,7 @@ func New(cfg Config, d Deps) (*Handler, error) {
 		tokens:     d.Tokens,
 		reports:    d.Reports,
 		media:      d.Media,
+		webrtc:     d.WebRTC,
 		metrics:    d.Metrics,
 		log:        d.Logger,
 		now:        d.Now,
@@ -164,6 +167,9 @@ func (h *Handler) sessionRemoved(s *session) {
 	h.mu.Unlock()
 	if ok {
 		h.metrics.Sessions.Dec()
+	}
+	if h.webrtc != nil {
+		h.webrtc.SessionEnded(s.id)
 	}
 }
 

@@ -53,6 +53,7 @@ func (c *conn) handleJoin(req protocol.Request) {
 		PingIntervalMs:   c.h.cfg.PingInterval.Milliseconds(),
 		SessionTimeoutMs: c.h.cfg.SessionTimeout.Milliseconds(),
 		ServerTime:       c.h.now().UnixMilli(),
+		WebRTC:           c.h.webrtcInfo(),
 	}, nil)
 	s.release()
 }

@@ -42,6 +42,8 @@ var ops = map[string]opSpec{
 	protocol.OpGetStreamStats:   {run: opGetStreamStats, repeatable: true},
 	protocol.OpKick:             {run: opKick},
 	protocol.OpCloseRoom:        {run: opCloseRoom},
+	protocol.OpWebRTCAnswer:     {run: opWebRTCAnswer},
+	protocol.OpWebRTCCandidate:  {run: opWebRTCCandidate, repeatable: true},
 }
 
 // dispatch runs one decoded request.
@@ -132,6 +134,15 @@ func opPublish(ctx context.Context, s *session, data json.RawMessage) (any, erro
 	if err != nil {
 		return nil, err
 	}
+	if err := checkTransport(req.Transport, "publish", protocol.TransportRTMP, protocol.TransportWebRTC); err != nil {
+		return nil, err
+	}
+	if req.Transport == protocol.TransportWebRTC {
+		return publishWebRTC(ctx, s, req)
+	}
+	if req.Offer != "" {
+		return nil, protocol.Errorf(protocol.CodeInvalidField, "offer goes with transport %q", protocol.TransportWebRTC)
+	}
 	st, perr := s.member.Publish(req.Tag, req.Media)
 	if perr != nil {
 		return nil, perr
@@ -160,6 +171,12 @@ func opSubscribe(ctx context.Context, s *session, data json.RawMessage) (any, er
 	req, err := decode[protocol.SubscribeRequest](data)
 	if err != nil {
 		return nil, err
+	}
+	if err := checkTransport(req.Transport, "subscribe", protocol.TransportURL, protocol.TransportWebRTC); err != nil {
+		return nil, err
+	}
+	if req.Transport == protocol.TransportWebRTC {
+		return subscribeWebRTC(ctx, s, req)
 	}
 	subs, serr := s.member.Subscribe(req.Streams)
 	if serr != nil {
@@ -205,6 +222,9 @@ func opUnsubscribe(_ context.Context, s *session, data json.RawMessage) (any, er
 	subs, serr := s.member.Unsubscribe(req.Streams)
 	if serr != nil {
 		return nil, serr
+	}
+	if s.h.webrtc != nil && len(req.Streams) > 0 {
+		s.h.webrtc.Unsubscribe(s.party(), req.Streams)
 	}
 	return &protocol.SubscribeResponse{Subscriptions: subs}, nil
 }

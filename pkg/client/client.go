@@ -68,6 +68,7 @@ type Client struct {
 
 	events     chan Event
 	evq        *queue[Event]
+	rtc        rtcState          // WebRTC downlink (webrtc.go)
 	stq        *queue[stateNote] // nil without OnState
 	notifyDone chan struct{}     // closed when the OnState goroutine ends
 	notifier   atomic.Uint64     // goroutine id of the OnState goroutine

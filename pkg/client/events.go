@@ -136,6 +136,11 @@ func (c *Client) handleEvent(cn *conn, f protocol.Frame) bool {
 			err = fmt.Errorf("%w: %s", ErrRoomClosed, ev.Reason)
 		}
 		c.setFinalLocked(err)
+	case protocol.EvWebRTCOffer:
+		var ev protocol.WebRTCOfferEvent
+		if json.Unmarshal(f.Data, &ev) == nil {
+			c.handleOffer(ev)
+		}
 	case protocol.EvGoingAway:
 		var ev protocol.GoingAwayEvent
 		if json.Unmarshal(f.Data, &ev) == nil {

@@ -41,6 +41,9 @@ const (
 	CodeTooManyStreams  Code = 3008 // the participant publishes its maximum number of streams
 	CodeRoomClosed      Code = 3009 // the room was closed
 	CodeTooManySubs     Code = 3010 // the participant subscribes to its maximum number of streams
+	CodeCodec           Code = 3011 // a codec this transport cannot carry (VP8 over RTMP/FLV, an offer with no codec we take)
+	CodeNegotiation     Code = 3012 // the SDP offer or answer cannot be used
+	CodeNoWebRTC        Code = 3013 // this server does not take WebRTC (disabled)
 	CodeInternal        Code = 5001 // unexpected server error; the request may be retried
 	CodeGoingAway       Code = 5002 // the server is shutting down; reconnect later
 )

@@ -18,6 +18,8 @@ const (
 	EvKickedOff          = "kicked_off"
 	EvRoomClosed         = "room_closed"
 	EvGoingAway          = "server_going_away"
+	EvWebRTCOffer        = "webrtc_offer"
+	EvWebRTCClosed       = "webrtc_closed"
 )
 
 // LeaveReason says why a user left a room.

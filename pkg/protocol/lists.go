@@ -21,6 +21,8 @@ var Ops = []string{
 	OpReport,
 	OpKick,
 	OpCloseRoom, OpGetStreamStats,
+	OpWebRTCAnswer,
+	OpWebRTCCandidate,
 }
 
 // Events lists every event the server sends: each Ev* constant, in the order
@@ -37,4 +39,6 @@ var Events = []string{
 	EvKickedOff,
 	EvRoomClosed,
 	EvGoingAway,
+	EvWebRTCOffer,
+	EvWebRTCClosed,
 }

@@ -25,6 +25,8 @@ const (
 	OpKick             = "kick"
 	OpCloseRoom        = "close_room"
 	OpGetStreamStats   = "get_stream_stats"
+	OpWebRTCAnswer     = "webrtc_answer"
+	OpWebRTCCandidate  = "webrtc_candidate"
 )
 
 // MediaType says what a stream carries.
@@ -135,6 +137,9 @@ type JoinResponse struct {
 	PingIntervalMs   int64         `json:"ping_interval_ms"`
 	SessionTimeoutMs int64         `json:"session_timeout_ms"`
 	ServerTime       int64         `json:"server_time"`
+	// WebRTC is present when the server takes WebRTC publishers and
+	// subscribers.
+	WebRTC *WebRTCInfo `json:"webrtc,omitempty"`
 }
 
 // ResumeRequest is the data of "resume": sent on a new connection to take
@@ -170,6 +175,10 @@ type PingResponse struct {
 type PublishRequest struct {
 	Tag   ids.Tag   `json:"tag,omitempty"` // default "main"
 	Media MediaType `json:"media"`
+	// Transport is how the media will come: TransportRTMP (default, a
+	// push URL) or TransportWebRTC (Offer is then the client's SDP offer).
+	Transport Transport `json:"transport,omitempty"`
+	Offer     string    `json:"offer,omitempty"`
 }
 
 // PublishResponse answers "publish". With the media plane, PushURL is the
@@ -179,6 +188,8 @@ type PublishResponse struct {
 	Stream           Stream `json:"stream"`
 	PushURL          string `json:"push_url,omitempty"`
 	PushURLExpiresAt int64  `json:"push_url_expires_at,omitempty"` // unix ms: start pushing before this
+	// Answer is the server's SDP answer, for Transport "webrtc".
+	Answer string `json:"answer,omitempty"`
 }
 
 // UnpublishRequest is the data of "unpublish".
@@ -189,6 +200,9 @@ type UnpublishRequest struct {
 // SubscribeRequest is the data of "subscribe" and "unsubscribe".
 type SubscribeRequest struct {
 	Streams []ids.StreamID `json:"streams"`
+	// Transport "webrtc" adds the streams to the session's WebRTC
+	// downlink (a webrtc_offer follows) instead of answering play URLs.
+	Transport Transport `json:"transport,omitempty"`
 }
 
 // SubscribeResponse answers "subscribe" and "unsubscribe" with the caller's

@@ -29,6 +29,7 @@ type pushOpts struct {
 	sampleRate int    // AAC sample rate
 	gop        int    // frames per GOP
 	seconds    int    // 0: until stopped
+	noAudio    bool   // video only
 }
 
 func (o pushOpts) withDefaults() pushOpts {
@@ -65,9 +66,13 @@ func startPush(t *testing.T, url string, o pushOpts) *pusher {
 		args = append(args, "-t", fmt.Sprint(o.seconds))
 	}
 	args = append(args, "-c:v", "libx264", "-profile:v", "baseline", "-preset", "ultrafast", "-tune", "zerolatency",
-		"-g", fmt.Sprint(o.gop), "-pix_fmt", "yuv420p",
-		"-c:a", "aac", "-ac", "1", "-ar", fmt.Sprint(o.sampleRate), "-b:a", "64k",
-		"-f", "flv", url)
+		"-g", fmt.Sprint(o.gop), "-pix_fmt", "yuv420p")
+	if o.noAudio {
+		args = append(args, "-an")
+	} else {
+		args = append(args, "-c:a", "aac", "-ac", "1", "-ar", fmt.Sprint(o.sampleRate), "-b:a", "64k")
+	}
+	args = append(args, "-f", "flv", url)
 	p := &pusher{cmd: exec.Command("ffmpeg", args...), stderr: &syncBuffer{}, done: make(chan error, 1)}
 	p.cmd.Stderr = p.stderr
 	if err := p.cmd.Start(); err != nil {

@@ -42,7 +42,8 @@ func buildBinary(t *testing.T) string {
 func TestServeBinaryFirstStartJoinAndSIGTERM(t *testing.T) {
 	bin := buildBinary(t)
 	data := filepath.Join(t.TempDir(), "data")
-	srv := exec.Command(bin, "serve", "--data", data, "--http", "127.0.0.1:0", "--rtmp", "127.0.0.1:0", "--host", "127.0.0.1", "--log-level", "warn")
+	srv := exec.Command(bin, "serve", "--data", data, "--http", "127.0.0.1:0", "--rtmp", "127.0.0.1:0",
+		"--webrtc-udp", "127.0.0.1:0", "--webrtc-tcp", "127.0.0.1:0", "--host", "127.0.0.1", "--log-level", "warn")
 	stdout, err := srv.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

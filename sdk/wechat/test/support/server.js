@@ -26,7 +26,8 @@ function startServer(extraEnv, opts) {
   opts = opts || {};
   const bin = binaryPath();
   const dataDir = opts.dataDir || fs.mkdtempSync(path.join(os.tmpdir(), 'minirtc-sdk-test-'));
-  const args = ['serve', '--data', dataDir, '--http', opts.http || '127.0.0.1:0', '--rtmp', opts.rtmp || '127.0.0.1:0', '--host', '127.0.0.1', '--log-level', 'warn'];
+  const args = ['serve', '--data', dataDir, '--http', opts.http || '127.0.0.1:0', '--rtmp', opts.rtmp || '127.0.0.1:0',
+    '--webrtc-udp', '127.0.0.1:0', '--webrtc-tcp', '127.0.0.1:0', '--host', '127.0.0.1', '--log-level', 'warn'];
   const child = track(spawn(bin, args, { env: Object.assign({}, process.env, extraEnv), stdio: ['ignore', 'pipe', 'pipe'] }));
   let stderr = '';
   child.stderr.on('data', (d) => {

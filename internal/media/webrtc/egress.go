@@ -1,0 +1,133 @@
+package webrtc
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/minirtc/minirtc/internal/media"
+	"github.com/minirtc/minirtc/internal/media/rtpframe"
+)
+
+// Egress sends one hub stream to a subscribing peer: a video track (H.264,
+// passed through) and an audio track (Opus, converted by the hub from AAC
+// when the stream was published over RTMP).
+type Egress struct {
+	reader *media.Reader
+	peer   *Peer
+	video  *webrtc.TrackLocalStaticRTP
+	audio  *webrtc.TrackLocalStaticRTP
+	log    *slog.Logger
+	done   chan struct{}
+}
+
+// EgressTarget fills the codec fields of a play target for WebRTC.
+func EgressTarget(t media.Target) media.Target {
+	t.Protocol = media.WebRTC
+	t.Audio = media.Opus
+	t.VideoCodecs = []media.Codec{media.H264}
+	return t
+}
+
+// StartEgress attaches a reader for t (a play target the caller signed) and
+// adds its tracks to peer, in a media stream named streamID. The caller
+// renegotiates. The egress ends when the reader does (stream ended, viewer
+// unsubscribed or left) or on Close; Done is closed then, after the tracks
+// were removed from the peer.
+func StartEgress(ctx context.Context, hub *media.Hub, peer *Peer, t media.Target, streamID string, log *slog.Logger) (*Egress, error) {
+	r, err := hub.StartPlay(ctx, EgressTarget(t))
+	if err != nil {
+		return nil, err
+	}
+	e := &Egress{reader: r, peer: peer, log: log, done: make(chan struct{})}
+	if e.video, err = peer.AddTrack(H264Codec(""), streamID+"-video", streamID); err == nil {
+		e.audio, err = peer.AddTrack(OpusCodec(), streamID+"-audio", streamID)
+	}
+	if err != nil {
+		r.Close()
+		e.removeTracks()
+		return nil, err
+	}
+	go e.run()
+	return e, nil
+}
+
+// Close stops the egress and waits for it.
+func (e *Egress) Close() {
+	e.reader.Close()
+	<-e.done
+}
+
+// Done is closed when the egress is over.
+func (e *Egress) Done() <-chan struct{} { return e.done }
+
+// RequestKeyframe passes a subscriber's PLI on to the stream.
+func (e *Egress) RequestKeyframe() { e.reader.RequestKeyframe() }
+
+// VideoTrackID and AudioTrackID name the tracks (for keyframe requests).
+func (e *Egress) VideoTrackID() string { return e.video.ID() }
+
+func (e *Egress) run() {
+	defer close(e.done)
+	defer e.removeTracks()
+	vp := rtpframe.NewH264Packetizer(0, PayloadTypeH264, rtpframe.DefaultMTU)
+	ap := rtpframe.NewOpusPacketizer(0, PayloadTypeOpus)
+	var buf []*media.Frame
+	for {
+		frames, err := e.reader.Read(context.Background(), buf)
+		for _, f := range frames {
+			if werr := e.send(vp, ap, f); werr != nil {
+				e.log.Debug("webrtc: egress write failed", "err", werr)
+				e.reader.Close()
+				return
+			}
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, media.ErrClosed) {
+				e.log.Debug("webrtc: egress read ended", "err", err)
+			}
+			return
+		}
+		buf = frames
+	}
+}
+
+func (e *Egress) send(vp *rtpframe.H264Packetizer, ap *rtpframe.OpusPacketizer, f *media.Frame) error {
+	switch {
+	case f.Kind == media.Video && f.Config:
+		return vp.SetConfig(f.Payload)
+	case f.Kind == media.Video:
+		pkts, err := vp.Packetize(f)
+		if err != nil {
+			e.log.Debug("webrtc: video frame not sent", "err", err)
+			return nil
+		}
+		for _, p := range pkts {
+			if err := e.video.WriteRTP(p); err != nil && !errors.Is(err, io.ErrClosedPipe) {
+				return err
+			}
+		}
+	case f.Config || f.Codec != media.Opus:
+		// The Opus config carries nothing WebRTC needs.
+	default:
+		p, err := ap.Packetize(f)
+		if err != nil {
+			return nil
+		}
+		if err := e.audio.WriteRTP(p); err != nil && !errors.Is(err, io.ErrClosedPipe) {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Egress) removeTracks() {
+	for _, t := range []*webrtc.TrackLocalStaticRTP{e.video, e.audio} {
+		if t != nil {
+			_ = e.peer.RemoveTrack(t)
+		}
+	}
+}

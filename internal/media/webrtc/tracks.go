@@ -1,0 +1,157 @@
+package webrtc
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+)
+
+// keyframeMinInterval: a subscriber's repeated PLI/FIR within this time is
+// reported once (a lossy client can send dozens per second, and each one
+// would cost a keyframe from the publisher).
+const keyframeMinInterval = 500 * time.Millisecond
+
+// OnTrack sets the handler for media the client sends. It runs on its own
+// goroutine per track and should read the track (TrackRemote.ReadRTP) until
+// it returns an error, which it does once the peer closes; Done waits for
+// it. Without a handler the peer reads and drops the packets itself, so
+// that RTCP feedback keeps working.
+func (p *Peer) OnTrack(f func(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver)) {
+	p.mu.Lock()
+	p.onTrack = f
+	p.mu.Unlock()
+}
+
+// pionTrack runs on a goroutine pion starts per incoming track.
+func (p *Peer) pionTrack(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
+	if !p.tasks.enter() {
+		return
+	}
+	defer p.tasks.leave()
+	p.log.Info("track received", "kind", t.Kind().String(), "codec", t.Codec().MimeType,
+		"pt", t.PayloadType(), "ssrc", uint32(t.SSRC()), "track", t.ID(), "stream", t.StreamID(), "rid", t.RID())
+
+	// The receiver's RTCP (sender reports) must be read for the interceptors
+	// to see it: receiver reports quote the last sender report.
+	p.mu.Lock()
+	first := !p.receivers[r]
+	p.receivers[r] = true
+	f := p.onTrack
+	p.mu.Unlock()
+	if first {
+		p.tasks.goTask(func() { drainRTCP(r.ReadRTCP) })
+	}
+	if f == nil {
+		buf := make([]byte, 1500)
+		for {
+			if _, _, err := t.Read(buf); err != nil {
+				return
+			}
+		}
+	}
+	f(t, r)
+}
+
+// AddTrack adds a track the server sends to the client (a subscription) and
+// returns it for writing RTP. The client learns of it through the next
+// offer: OnNegotiationNeeded fires, and the signalling layer calls Offer.
+// Codec is one of OpusCodec, H264Codec, VP8Codec; id and streamID become
+// the track and stream (MediaStream) ids the client sees.
+func (p *Peer) AddTrack(codec webrtc.RTPCodecCapability, id, streamID string) (*webrtc.TrackLocalStaticRTP, error) {
+	if err := p.closedErr(); err != nil {
+		return nil, err
+	}
+	track, err := webrtc.NewTrackLocalStaticRTP(codec, id, streamID)
+	if err != nil {
+		return nil, fmt.Errorf("webrtc: new track: %w", err)
+	}
+	sender, err := p.pc.AddTrack(track)
+	if err != nil {
+		return nil, fmt.Errorf("webrtc: add track %s: %w", id, err)
+	}
+	p.mu.Lock()
+	p.senders[track] = sender
+	p.mu.Unlock()
+	// Reading the sender's RTCP is what feeds NACKs to the NACK responder;
+	// PLI/FIR are passed on as keyframe requests.
+	p.tasks.goTask(func() { p.readSenderRTCP(track.ID(), sender) })
+	p.log.Debug("track added", "track", id, "stream", streamID, "codec", codec.MimeType)
+	return track, nil
+}
+
+// RemoveTrack stops sending track; the client learns of it through the next
+// offer (OnNegotiationNeeded).
+func (p *Peer) RemoveTrack(track *webrtc.TrackLocalStaticRTP) error {
+	if err := p.closedErr(); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	sender, ok := p.senders[track]
+	delete(p.senders, track)
+	p.mu.Unlock()
+	if !ok {
+		return ErrUnknownTrack
+	}
+	if err := p.pc.RemoveTrack(sender); err != nil {
+		return fmt.Errorf("webrtc: remove track %s: %w", track.ID(), err)
+	}
+	return nil
+}
+
+// SendPLI asks the client to send a keyframe on the track with this SSRC
+// (TrackRemote.SSRC), e.g. when a new subscriber joins.
+func (p *Peer) SendPLI(ssrc uint32) error {
+	if err := p.closedErr(); err != nil {
+		return err
+	}
+	return p.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
+}
+
+// OnKeyframeRequest sets the callback for a client's PLI or FIR on a track
+// from AddTrack (at most one per track every 500 ms). The hub should then
+// ask the publisher for a keyframe.
+func (p *Peer) OnKeyframeRequest(f func(trackID string)) {
+	p.mu.Lock()
+	p.onKeyframe = f
+	p.mu.Unlock()
+}
+
+func (p *Peer) readSenderRTCP(trackID string, s *webrtc.RTPSender) {
+	var last time.Time
+	for {
+		pkts, _, err := s.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, pkt := range pkts {
+			switch pkt.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+			default:
+				continue
+			}
+			if now := time.Now(); now.Sub(last) >= keyframeMinInterval {
+				last = now
+				p.ev.push(func() {
+					p.mu.Lock()
+					f := p.onKeyframe
+					p.mu.Unlock()
+					if f != nil {
+						f(trackID)
+					}
+				})
+			}
+		}
+	}
+}
+
+// drainRTCP reads until the reader fails (the receiver or sender stopped).
+func drainRTCP(read func() ([]rtcp.Packet, interceptor.Attributes, error)) {
+	for {
+		if _, _, err := read(); err != nil {
+			return
+		}
+	}
+}
