@@ -10,9 +10,10 @@ TEST_TIMEOUT ?= 15m
 
 .PHONY: run test build check fuzz bench clean
 
-# Build and start the server with an embedded SQLite store in $(DATA).
+# Build and start the server with an embedded SQLite store in $(DATA). The
+# demo page may mint tokens of the development app: for your own machine.
 run: build
-	./$(BIN) serve --data $(DATA)
+	MINIRTC_DEMO_MINT_TOKENS=$${MINIRTC_DEMO_MINT_TOKENS:-true} ./$(BIN) serve --data $(DATA)
 
 build:
 	@GO=$$(scripts/deps.sh build | tail -n1) && \

@@ -2,9 +2,10 @@
 # Installs what building and testing minirtc needs, when it is missing, on
 # Debian/Ubuntu. Prints the path of the go binary to use on its last line.
 #
-#   scripts/deps.sh build   Go
-#   scripts/deps.sh test    Go, gcc for the race detector, ffmpeg as the media test peer,
-#                           Node.js 20+ and npm for the WeChat SDK's tests
+#   scripts/deps.sh build   Go, gcc, pkg-config and FFmpeg's -dev packages (the server
+#                           links FFmpeg's libraries to transcode AAC<->Opus)
+#   scripts/deps.sh test    the same, ffmpeg as the media test peer, Node.js 20+ and
+#                           npm for the SDK tests, Debian's chromium for the browser SDK
 #
 # Go comes from the Go module proxy as the official toolchain module
 # (golang.org/toolchain), because Debian's golang package is too old.
@@ -92,18 +93,23 @@ ensure_node() {
   return 1
 }
 
+# FFmpeg 5.1 (Debian 12) for internal/transcode: cgo needs gcc and
+# pkg-config, and go-astiav links all of these libraries.
+FFMPEG_DEV=(gcc libc6-dev pkg-config libavcodec-dev libavformat-dev libavfilter-dev
+  libavdevice-dev libswscale-dev libswresample-dev libavutil-dev libopus-dev)
+
 what="${1:-build}"
 case "$what" in
   build)
-    # No C compiler needed: the SQLite driver is pure Go, and Go builds
-    # without cgo when it finds no compiler.
+    apt_install "${FFMPEG_DEV[@]}"
     ensure_go
     ;;
   test)
-    # gcc: the race detector needs cgo. ffmpeg: the real RTMP/FLV peer of
+    # gcc: cgo and the race detector. ffmpeg: the real RTMP/FLV peer of
     # the media tests (pushes, plays and decodes). Node.js + npm: the WeChat
-    # SDK's tests (vitest needs Node 20 or newer).
-    apt_install gcc libc6-dev ffmpeg
+    # SDK's tests (vitest needs Node 20 or newer). chromium: the browser
+    # SDK's tests drive Debian's Chromium (never a downloaded browser).
+    apt_install "${FFMPEG_DEV[@]}" ffmpeg chromium
     ensure_node
     ensure_go
     ;;

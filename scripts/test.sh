@@ -20,5 +20,7 @@ echo "== WeChat SDK (sdk/wechat) against a real server"
 bin="$(mktemp -d)/minirtc"
 go build -o "$bin" ./cmd/minirtc
 MINIRTC_BIN="$bin" scripts/test-wechat-sdk.sh
+echo "== browser SDK (sdk/web) in Chromium against a real server"
+MINIRTC_BIN="$bin" scripts/test-web-sdk.sh
 rm -rf "$(dirname "$bin")"
 echo "== all tests passed"

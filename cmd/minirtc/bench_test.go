@@ -131,7 +131,12 @@ func TestBenchSignalSDKTextNoDebug(t *testing.T) {
 // Ctrl-C in the middle of the joins: the bench stops, everyone who joined
 // leaves, and a partial summary is printed.
 func TestBenchSignalInterrupted(t *testing.T) {
-	env := servertest.Start(t, nil)
+	// A join in flight when the bench is interrupted may complete on the
+	// server after the client gave up on it: that session leaves only by
+	// timing out, so make the timeout short.
+	env := servertest.Start(t, func(c *config.Config) {
+		c.Signal.PingInterval, c.Signal.SessionTimeout = 300*time.Millisecond, time.Second
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	time.AfterFunc(400*time.Millisecond, cancel)

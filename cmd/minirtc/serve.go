@@ -155,6 +155,13 @@ func printBanner(ctx context.Context, w io.Writer, srv *server.Server) {
 	}
 	fmt.Fprintf(w, "  health      %s://%s/healthz\n", scheme, base)
 	fmt.Fprintf(w, "  metrics     %s://%s/metrics\n", scheme, base)
+	if cfg.Demo.Enabled {
+		note := "paste a token"
+		if cfg.Demo.MintTokens {
+			note = "it mints tokens of the development app: keep this server to yourself"
+		}
+		fmt.Fprintf(w, "  demo        %s://%s/demo/  (browser: camera, mic, screen; %s)\n", scheme, base, note)
+	}
 	fmt.Fprintf(w, "  data        %s\n", cfg.Data)
 	appID := ""
 	if app := srv.DevApp; app != nil {

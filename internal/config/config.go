@@ -55,6 +55,8 @@ type Config struct {
 	Media Media `yaml:"media"`
 	// WebRTC configures browser (and other WebRTC) participants.
 	WebRTC WebRTC `yaml:"webrtc"`
+	// Demo serves the browser demo page.
+	Demo Demo `yaml:"demo"`
 
 	Log    Log           `yaml:"log"`
 	Debug  Debug         `yaml:"debug"`
@@ -117,6 +119,16 @@ type WebRTC struct {
 	webrtc.Config `yaml:",inline"`
 }
 
+// Demo configures the browser demo page at /demo/.
+type Demo struct {
+	// Enabled serves the page (a static client; it holds no secret).
+	Enabled bool `yaml:"enabled"`
+	// MintTokens lets the page ask the server for tokens of the app named
+	// "development" (POST /demo/token): anyone who reaches the port can
+	// then join its rooms. For a server on one's own machine only.
+	MintTokens bool `yaml:"mint_tokens"`
+}
+
 // Debug configures endpoints for profiling and benchmarks.
 type Debug struct {
 	// Endpoints mounts /debug/pprof/ and /debug/heap on the HTTP port. They
@@ -138,6 +150,7 @@ func Default() Config {
 		Media: Media{Limits: media.Limits{}.WithDefaults(), PushURLTTL: 5 * time.Minute, PlayURLTTL: time.Hour, AllowedOrigins: []string{"*"},
 			RTMPMaxConns: 25000, RTMPHandshakeTimeout: 10 * time.Second},
 		WebRTC: WebRTC{Enabled: true, Config: webrtc.Defaults()},
+		Demo:   Demo{Enabled: true},
 		Room:   room.Defaults(),
 		Signal: signal.Defaults(),
 	}

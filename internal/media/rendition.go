@@ -2,6 +2,7 @@ package media
 
 import (
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -34,6 +35,36 @@ type AudioConverter interface {
 // ConvertFunc makes an AudioConverter from codec from (with its config
 // record) to codec to.
 type ConvertFunc func(from Codec, config []byte, to Codec) (AudioConverter, error)
+
+// serialConverter makes Close wait for a Convert in progress: the
+// publisher converts outside the stream lock, while the last reader of the
+// rendition may leave (and close it) at any moment. A converter holding C
+// memory must never be closed under a running Convert.
+type serialConverter struct {
+	mu     sync.Mutex
+	conv   AudioConverter
+	closed bool
+}
+
+func (c *serialConverter) Config() []byte { return c.conv.Config() }
+
+func (c *serialConverter) Convert(f *Frame) ([]*Frame, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, nil
+	}
+	return c.conv.Convert(f)
+}
+
+func (c *serialConverter) Close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closed {
+		c.closed = true
+		c.conv.Close()
+	}
+}
 
 // rendition is the converted audio of a stream.
 type rendition struct {
@@ -69,14 +100,43 @@ func (s *Stream) audioConfigForLocked(want Codec) (*Frame, error) {
 	if s.alt != nil { // a third codec: never happens with AAC and Opus only
 		return nil, Refuse(ReasonCodec, fmt.Sprintf("stream %s already converts its audio to %s", s.key.Stream, s.alt.codec))
 	}
-	conv, err := s.h.convert(s.acfg.Codec, s.acfg.Payload, want)
+	inner, err := s.h.convert(s.acfg.Codec, s.acfg.Payload, want)
 	if err != nil {
 		return nil, Refuse(ReasonCodec, fmt.Sprintf("stream %s: converting %s audio to %s: %v", s.key.Stream, s.acfg.Codec, want, err))
 	}
+	conv := &serialConverter{conv: inner}
 	cfg := &Frame{Kind: Audio, Codec: want, Config: true, DTS: max(s.lastDTS, 0), Payload: conv.Config()}
 	s.alt = &rendition{codec: want, conv: conv, cfg: cfg}
+	s.primeRenditionLocked()
 	s.log.Info("media: audio conversion started", "from", s.acfg.Codec, "to", want)
 	return cfg, nil
+}
+
+// primeRenditionLocked converts the audio of the cached GOP, so that a
+// player starting at the cached keyframe gets audio from there too, not
+// only from the next published frame (up to a GOP later than its video).
+// Called with s.mu held, before anyone else can use the new converter.
+func (s *Stream) primeRenditionLocked() {
+	if !s.gopValid {
+		return
+	}
+	out := make([]*Frame, 0, len(s.gop)+len(s.gop)/2)
+	for _, f := range s.gop {
+		out = append(out, f)
+		if f.Kind != Audio || f.Codec != s.acfg.Codec {
+			continue
+		}
+		conv, err := s.alt.conv.Convert(f)
+		if err != nil {
+			continue // the live path logs conversion failures
+		}
+		for _, g := range conv {
+			g.Kind, g.Codec, g.Config = Audio, s.alt.codec, false
+			out = append(out, g)
+			s.gopBytes += len(g.Payload)
+		}
+	}
+	s.gop = out
 }
 
 // releaseAudioLocked is called when a reader of the converted rendition

@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // relabel is a test AudioConverter: every published audio frame "aN"
@@ -101,8 +103,8 @@ func TestConversionOnlyWhileAReaderNeedsIt(t *testing.T) {
 	opus := e.playTarget(t, opusTarget())
 	first := readNow(t, opus)
 	// The Opus player starts with the video config and an Opus config,
-	// then the cached GOP without its AAC frames (a1, a2).
-	wantNames(t, first, "video-config audio-config K0")
+	// then the cached GOP with its AAC frames (a1, a2) converted.
+	wantNames(t, first, "video-config audio-config K0 opus-a1 opus-a2")
 	if first[1].Codec != Opus {
 		t.Fatalf("audio config codec %s, want opus", first[1].Codec)
 	}
@@ -119,7 +121,7 @@ func TestConversionOnlyWhileAReaderNeedsIt(t *testing.T) {
 	// A second Opus player shares the converter and gets converted audio
 	// from the cache.
 	opus2 := e.playTarget(t, opusTarget())
-	wantNames(t, readNow(t, opus2), "video-config audio-config K0 opus-a3 P1")
+	wantNames(t, readNow(t, opus2), "video-config audio-config K0 opus-a1 opus-a2 opus-a3 P1")
 	if len(*made) != 1 {
 		t.Fatalf("%d converters, want 1 shared", len(*made))
 	}
@@ -134,8 +136,8 @@ func TestConversionOnlyWhileAReaderNeedsIt(t *testing.T) {
 		t.Fatal("converter still running after the last Opus player left")
 	}
 	p.write(aud("a5"), 60)
-	if (*made)[0].seen != 2 {
-		t.Fatalf("converter saw %d frames, want 2 (a3, a4)", (*made)[0].seen)
+	if (*made)[0].seen != 4 {
+		t.Fatalf("converter saw %d frames, want 4 (a1 and a2 from the cache, a3, a4)", (*made)[0].seen)
 	}
 	wantNames(t, mediaOnly(readNow(t, flv)), "a4 a5")
 }
@@ -223,5 +225,82 @@ func TestOpusHeadRoundTrip(t *testing.T) {
 	}
 	if _, err := ParseOpusHead([]byte("OpusHea")); err == nil {
 		t.Fatal("short head accepted")
+	}
+}
+
+// slowConverter records a Close that lands while a Convert runs: with C
+// memory behind it, that would be a use after free.
+type slowConverter struct {
+	inside    atomic.Int32
+	violation atomic.Bool
+}
+
+func (c *slowConverter) Config() []byte { return OpusHead(1) }
+
+func (c *slowConverter) Convert(f *Frame) ([]*Frame, error) {
+	c.inside.Add(1)
+	defer c.inside.Add(-1)
+	time.Sleep(200 * time.Microsecond)
+	return []*Frame{{DTS: f.DTS, Payload: []byte("x")}}, nil
+}
+
+func (c *slowConverter) Close() {
+	if c.inside.Load() != 0 {
+		c.violation.Store(true)
+	}
+}
+
+func TestConverterNeverClosedDuringConvert(t *testing.T) {
+	e := &env{adm: &fakeAdmission{}, hooks: newFakeHooks(), clk: &clock{}}
+	var made []*slowConverter
+	var mu sync.Mutex
+	h, err := NewHub(testLimits(), Options{Admission: e.adm, Hooks: e.hooks, Now: e.clk.now, Logger: slog.New(slog.DiscardHandler),
+		Convert: func(Codec, []byte, Codec) (AudioConverter, error) {
+			c := &slowConverter{}
+			mu.Lock()
+			made = append(made, c)
+			mu.Unlock()
+			return c, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.h = h
+	t.Cleanup(h.Shutdown)
+	p := e.startLive(t, "")
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := uint32(1); ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := p.p.WriteFrame(aud("a"), i); err != nil {
+				return
+			}
+		}
+	}()
+	for range 200 {
+		r, err := h.StartPlay(context.Background(), opusTarget())
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Microsecond)
+		r.Close()
+	}
+	close(stop)
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	if len(made) < 2 {
+		t.Fatalf("only %d converters made", len(made))
+	}
+	for i, c := range made {
+		if c.violation.Load() {
+			t.Fatalf("converter %d was closed while converting", i)
+		}
 	}
 }

@@ -94,7 +94,7 @@ func build(_ context.Context, cfg config.Config, log *slog.Logger, db store.Stor
 	}
 	s.rooms = rooms
 	s.glue.rooms = rooms
-	s.hub, err = media.NewHub(cfg.Media.Limits, media.Options{Admission: s.glue, Hooks: s.glue, Logger: log})
+	s.hub, err = media.NewHub(cfg.Media.Limits, media.Options{Admission: s.glue, Hooks: s.glue, Logger: log, Convert: convertAudio})
 	if err != nil {
 		return nil, err
 	}
@@ -363,6 +363,9 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /ws", s.signal)
 	mux.Handle("/flv/", s.flv)
 	mux.HandleFunc("GET /healthz", s.healthz)
+	if s.cfg.Demo.Enabled {
+		s.mountDemo(mux)
+	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
 	if s.cfg.Debug.Endpoints {
 		mountDebug(mux)

@@ -74,7 +74,7 @@ func TestChromium(t *testing.T) {
 		videoSSRC uint32
 		pubCodecs = map[string]string{}
 	)
-	echo := map[webrtc.RTPCodecType]*webrtc.TrackLocalStaticRTP{}
+	echo := map[webrtc.RTPCodecType]*LocalTrack{}
 	for kind, codec := range map[webrtc.RTPCodecType]webrtc.RTPCodecCapability{
 		webrtc.RTPCodecTypeVideo: H264Codec(""), webrtc.RTPCodecTypeAudio: OpusCodec(),
 	} {

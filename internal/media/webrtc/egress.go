@@ -5,8 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-
-	"github.com/pion/webrtc/v4"
+	"time"
 
 	"github.com/minirtc/minirtc/internal/media"
 	"github.com/minirtc/minirtc/internal/media/rtpframe"
@@ -18,11 +17,16 @@ import (
 type Egress struct {
 	reader *media.Reader
 	peer   *Peer
-	video  *webrtc.TrackLocalStaticRTP
-	audio  *webrtc.TrackLocalStaticRTP
+	video  *LocalTrack
+	audio  *LocalTrack
 	log    *slog.Logger
 	done   chan struct{}
 }
+
+// clientReadyDelay is how long the egress waits after its tracks are bound
+// before sending: a client finishes its DTLS handshake a round trip after
+// the server, and drops media that comes sooner.
+const clientReadyDelay = 150 * time.Millisecond
 
 // EgressTarget fills the codec fields of a play target for WebRTC.
 func EgressTarget(t media.Target) media.Target {
@@ -73,6 +77,27 @@ func (e *Egress) VideoTrackID() string { return e.video.ID() }
 func (e *Egress) run() {
 	defer close(e.done)
 	defer e.removeTracks()
+	// Nothing written before the client negotiated the tracks arrives, and
+	// the first frames are the cached GOP (the keyframe a player starts
+	// at): wait for the tracks, or the stream's end.
+	for _, t := range []*LocalTrack{e.video, e.audio} {
+		select {
+		case <-t.Bound():
+		case <-e.reader.Done():
+		case <-e.peer.Done():
+			e.reader.Close()
+			return
+		}
+	}
+	// The server's side of DTLS completes a round trip before the
+	// client's: packets sent at once are lost, and with them the keyframe
+	// of the cached GOP (the player would wait a whole GOP for the next).
+	select {
+	case <-time.After(clientReadyDelay):
+	case <-e.peer.Done():
+		e.reader.Close()
+		return
+	}
 	vp := rtpframe.NewH264Packetizer(0, PayloadTypeH264, rtpframe.DefaultMTU)
 	ap := rtpframe.NewOpusPacketizer(0, PayloadTypeOpus)
 	var buf []*media.Frame
@@ -125,7 +150,7 @@ func (e *Egress) send(vp *rtpframe.H264Packetizer, ap *rtpframe.OpusPacketizer, 
 }
 
 func (e *Egress) removeTracks() {
-	for _, t := range []*webrtc.TrackLocalStaticRTP{e.video, e.audio} {
+	for _, t := range []*LocalTrack{e.video, e.audio} {
 		if t != nil {
 			_ = e.peer.RemoveTrack(t)
 		}

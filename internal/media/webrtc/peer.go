@@ -47,7 +47,7 @@ type Peer struct {
 	lastState        webrtc.PeerConnectionState
 	connected        bool
 	remoteCandidates int
-	senders          map[*webrtc.TrackLocalStaticRTP]*webrtc.RTPSender
+	senders          map[*LocalTrack]*webrtc.RTPSender
 	receivers        map[*webrtc.RTPReceiver]bool
 	err              error
 
@@ -93,7 +93,7 @@ func (e *Engine) NewPeer(ctx context.Context, opts PeerOptions) (*Peer, error) {
 		pc:        pc,
 		ev:        newEvents(),
 		lastState: webrtc.PeerConnectionStateNew,
-		senders:   map[*webrtc.TrackLocalStaticRTP]*webrtc.RTPSender{},
+		senders:   map[*LocalTrack]*webrtc.RTPSender{},
 		receivers: map[*webrtc.RTPReceiver]bool{},
 		closing:   make(chan struct{}),
 		pcClosed:  make(chan struct{}),

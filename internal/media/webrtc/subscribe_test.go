@@ -65,8 +65,8 @@ func TestSubscribeRenegotiation(t *testing.T) {
 		t.Fatalf("SetAnswer: %v", err)
 	}
 	start := time.Now()
-	pump(t, video, 33*time.Millisecond, h264Payload, 3000)
-	pump(t, audio, 20*time.Millisecond, opusPayload, 960)
+	pump(t, video.TrackLocalStaticRTP, 33*time.Millisecond, h264Payload, 3000)
+	pump(t, audio.TrackLocalStaticRTP, 20*time.Millisecond, opusPayload, 960)
 	counter.wait(t, webrtc.MimeTypeH264, 10*time.Second)
 	counter.wait(t, webrtc.MimeTypeOpus, 10*time.Second)
 	t.Logf("%d packets per track at the client %s after the answer", want, time.Since(start).Round(time.Millisecond))

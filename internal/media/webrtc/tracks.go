@@ -2,6 +2,7 @@ package webrtc
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/pion/interceptor"
@@ -60,14 +61,15 @@ func (p *Peer) pionTrack(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 // offer: OnNegotiationNeeded fires, and the signalling layer calls Offer.
 // Codec is one of OpusCodec, H264Codec, VP8Codec; id and streamID become
 // the track and stream (MediaStream) ids the client sees.
-func (p *Peer) AddTrack(codec webrtc.RTPCodecCapability, id, streamID string) (*webrtc.TrackLocalStaticRTP, error) {
+func (p *Peer) AddTrack(codec webrtc.RTPCodecCapability, id, streamID string) (*LocalTrack, error) {
 	if err := p.closedErr(); err != nil {
 		return nil, err
 	}
-	track, err := webrtc.NewTrackLocalStaticRTP(codec, id, streamID)
+	static, err := webrtc.NewTrackLocalStaticRTP(codec, id, streamID)
 	if err != nil {
 		return nil, fmt.Errorf("webrtc: new track: %w", err)
 	}
+	track := &LocalTrack{TrackLocalStaticRTP: static, bound: make(chan struct{})}
 	sender, err := p.pc.AddTrack(track)
 	if err != nil {
 		return nil, fmt.Errorf("webrtc: add track %s: %w", id, err)
@@ -82,9 +84,30 @@ func (p *Peer) AddTrack(codec webrtc.RTPCodecCapability, id, streamID string) (*
 	return track, nil
 }
 
+// LocalTrack is a track the server sends. RTP written before the client
+// has negotiated it is dropped, so writers wait for Bound.
+type LocalTrack struct {
+	*webrtc.TrackLocalStaticRTP
+	once  sync.Once
+	bound chan struct{}
+}
+
+// Bind is called by pion when the track starts sending on the connection
+// (negotiated, and DTLS up).
+func (t *LocalTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	params, err := t.TrackLocalStaticRTP.Bind(ctx)
+	if err == nil {
+		t.once.Do(func() { close(t.bound) })
+	}
+	return params, err
+}
+
+// Bound is closed once the client receives what is written to the track.
+func (t *LocalTrack) Bound() <-chan struct{} { return t.bound }
+
 // RemoveTrack stops sending track; the client learns of it through the next
 // offer (OnNegotiationNeeded).
-func (p *Peer) RemoveTrack(track *webrtc.TrackLocalStaticRTP) error {
+func (p *Peer) RemoveTrack(track *LocalTrack) error {
 	if err := p.closedErr(); err != nil {
 		return err
 	}
