@@ -62,6 +62,11 @@ func ParseVideoConfig(codec Codec, record []byte) (VideoInfo, error) {
 		fps  float64
 	)
 	switch codec {
+	case VP8:
+		var err error
+		if w, h, err = ParseVP8Config(record); err != nil {
+			return VideoInfo{}, err
+		}
 	case H264:
 		sps, err := avcFirstSPS(record)
 		if err != nil {

@@ -42,3 +42,28 @@ func ParseOpusHead(b []byte) (channels int, err error) {
 	}
 	return ch, nil
 }
+
+// VP8 has no configuration record; the hub needs one to know a stream's
+// picture size (and to start a player at a keyframe of that size). The
+// WebRTC ingest makes it from each keyframe header: "VP8C", then width and
+// height as little-endian 16-bit numbers.
+
+// VP8Config returns the configuration record of a VP8 stream.
+func VP8Config(width, height int) []byte {
+	b := []byte{'V', 'P', '8', 'C', 0, 0, 0, 0}
+	binary.LittleEndian.PutUint16(b[4:], uint16(width))
+	binary.LittleEndian.PutUint16(b[6:], uint16(height))
+	return b
+}
+
+// ParseVP8Config returns the picture size of a VP8Config record.
+func ParseVP8Config(b []byte) (width, height int, err error) {
+	if len(b) != 8 || string(b[:4]) != "VP8C" {
+		return 0, 0, errors.New("vp8 config: not a minirtc VP8 record")
+	}
+	width, height = int(binary.LittleEndian.Uint16(b[4:])), int(binary.LittleEndian.Uint16(b[6:]))
+	if width == 0 || height == 0 || width > 16383 || height > 16383 {
+		return 0, 0, fmt.Errorf("vp8 config: impossible size %dx%d", width, height)
+	}
+	return width, height, nil
+}

@@ -69,6 +69,13 @@ func (r *Reader) Viewer() ids.UserID { return r.viewer }
 // Key is the stream being read.
 func (r *Reader) Key() Key { return r.s.key }
 
+// Info is what the stream carries now (codecs, size, sample rate).
+func (r *Reader) Info() Info {
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	return r.s.info
+}
+
 // RequestKeyframe asks the stream's publisher for a keyframe (a WebRTC
 // subscriber's PLI); requests are spaced, and an RTMP publisher cannot
 // honour them.

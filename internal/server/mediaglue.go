@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -232,6 +233,16 @@ func (g *mediaGlue) secret(ctx context.Context, app ids.AppID) (string, error) {
 // PushURL signs an RTMP push URL for a participant's stream.
 func (g *mediaGlue) PushURL(ctx context.Context, app ids.AppID, roomID ids.RoomID, sid ids.StreamID, user ids.UserID) (string, time.Time, error) {
 	return g.sign(ctx, auth.MediaGrant{Action: auth.ActionPush, App: app, Room: roomID, Stream: sid, User: user, Expires: g.now().Add(g.ttl.push)})
+}
+
+// CheckPlayURLs refuses streams whose video RTMP and FLV cannot carry.
+func (g *mediaGlue) CheckPlayURLs(app ids.AppID, roomID ids.RoomID, streams []ids.StreamID) error {
+	for _, st := range g.hub.Stats(app, roomID, streams...) {
+		if v := st.Info.Video; v != nil && !slices.Contains(media.FLVVideoCodecs, v.Codec) {
+			return protocol.Errorf(protocol.CodeCodec, "stream %s is %s video, which RTMP and FLV players cannot play; subscribe with transport %q", st.Key.Stream, v.Codec, protocol.TransportWebRTC)
+		}
+	}
+	return nil
 }
 
 // PlayURLs signs RTMP and FLV play URLs of a stream for a subscriber.

@@ -39,6 +39,9 @@ type MediaURLs interface {
 	PushURL(ctx context.Context, app ids.AppID, room ids.RoomID, stream ids.StreamID, user ids.UserID) (url string, expires time.Time, err error)
 	PlayURLs(ctx context.Context, app ids.AppID, room ids.RoomID, stream ids.StreamID, viewer ids.UserID) (protocol.PlayURLs, error)
 	StreamStats(app ids.AppID, room ids.RoomID, streams []ids.StreamID) []protocol.StreamStats
+	// CheckPlayURLs refuses (3011) streams that RTMP and FLV cannot carry
+	// (VP8 from a WebRTC publisher).
+	CheckPlayURLs(app ids.AppID, room ids.RoomID, streams []ids.StreamID) error
 }
 
 // Deps are the Handler's collaborators. Logger, Now and Media are optional.

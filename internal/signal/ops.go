@@ -178,6 +178,11 @@ func opSubscribe(ctx context.Context, s *session, data json.RawMessage) (any, er
 	if req.Transport == protocol.TransportWebRTC {
 		return subscribeWebRTC(ctx, s, req)
 	}
+	if s.h.media != nil {
+		if err := s.h.media.CheckPlayURLs(s.member.App(), s.member.RoomID(), req.Streams); err != nil {
+			return nil, err
+		}
+	}
 	subs, serr := s.member.Subscribe(req.Streams)
 	if serr != nil {
 		return nil, serr

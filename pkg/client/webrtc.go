@@ -27,6 +27,9 @@ type WebRTCOptions struct {
 	TCPOnly bool
 	// IncludeLoopback lets ICE use 127.0.0.1 (a server on this machine).
 	IncludeLoopback bool
+	// VP8 publishes VP8 video instead of H.264 (WriteVideo then takes VP8
+	// frames). Only WebRTC subscribers can play such a stream.
+	VP8 bool
 }
 
 // negotiationTimeout bounds one offer/answer exchange, gathering included.
@@ -43,6 +46,8 @@ func (c *Client) newPeerConnection(o WebRTCOptions) (*webrtc.PeerConnection, err
 		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111}, webrtc.RTPCodecTypeAudio},
 		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
 			RTCPFeedback: []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}}}, PayloadType: 102}, webrtc.RTPCodecTypeVideo},
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000,
+			RTCPFeedback: []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}}}, PayloadType: 96}, webrtc.RTPCodecTypeVideo},
 	}
 	for _, cd := range codecs {
 		if err := m.RegisterCodec(cd.p, cd.k); err != nil {
@@ -109,7 +114,11 @@ func (c *Client) PublishWebRTC(ctx context.Context, tag ids.Tag, media protocol.
 	}
 	sid := string(ids.Stream(c.Joined().Self.UserID, tag.OrDefault()))
 	if media != protocol.MediaAudio {
-		if p.video, err = webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000}, sid+"-video", sid); err != nil {
+		mime := webrtc.MimeTypeH264
+		if o.VP8 {
+			mime = webrtc.MimeTypeVP8
+		}
+		if p.video, err = webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: mime, ClockRate: 90000}, sid+"-video", sid); err != nil {
 			return fail(err)
 		}
 		if _, err = pc.AddTransceiverFromTrack(p.video, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
@@ -150,7 +159,8 @@ func (p *WebRTCPublication) Connected(ctx context.Context) error {
 	return waitConnected(ctx, p.pc)
 }
 
-// WriteVideo sends one H.264 access unit in Annex-B form lasting d.
+// WriteVideo sends one H.264 access unit in Annex-B form (or one VP8
+// frame, with WebRTCOptions.VP8) lasting d.
 func (p *WebRTCPublication) WriteVideo(annexB []byte, d time.Duration) error {
 	if p.video == nil {
 		return errors.New("client: this publication has no video")

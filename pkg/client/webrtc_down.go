@@ -23,8 +23,8 @@ func mediaSample(data []byte, d time.Duration) pmedia.Sample {
 }
 
 // ReceivedFrame is a frame the downlink reassembled from RTP: an H.264
-// access unit (AVCC, with the configuration record in Config frames) or an
-// Opus packet.
+// access unit (AVCC, with the configuration record in Config frames), a
+// VP8 frame, or an Opus packet.
 type ReceivedFrame struct {
 	Stream ids.StreamID
 	Video  bool
@@ -50,6 +50,7 @@ type Downlink struct {
 	onFrame func(ReceivedFrame)
 	mu      sync.Mutex
 	counts  map[ids.StreamID]*FrameCounts
+	tracks  map[ids.StreamID][]string
 	err     error
 	done    chan struct{}
 	closed  sync.Once
@@ -89,7 +90,7 @@ func (c *Client) downlink(o DownlinkOptions) (*Downlink, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Downlink{c: c, pc: pc, onFrame: o.OnFrame, counts: map[ids.StreamID]*FrameCounts{}, done: make(chan struct{})}
+	d := &Downlink{c: c, pc: pc, onFrame: o.OnFrame, counts: map[ids.StreamID]*FrameCounts{}, tracks: map[ids.StreamID][]string{}, done: make(chan struct{})}
 	pc.OnTrack(d.readTrack)
 	offers := make(chan protocol.WebRTCOfferEvent, 1)
 	c.mu.Lock()
@@ -143,11 +144,18 @@ func (d *Downlink) answer(ev protocol.WebRTCOfferEvent) error {
 
 func (d *Downlink) readTrack(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 	sid := ids.StreamID(track.StreamID())
-	video := strings.EqualFold(track.Codec().MimeType, webrtc.MimeTypeH264)
+	mime := track.Codec().MimeType
+	video := strings.EqualFold(mime, webrtc.MimeTypeH264) || strings.EqualFold(mime, webrtc.MimeTypeVP8)
+	d.mu.Lock()
+	d.tracks[sid] = append(d.tracks[sid], track.Kind().String())
+	d.mu.Unlock()
 	var push func(*rtp.Packet) ([]*media.Frame, error)
-	if video {
+	switch {
+	case strings.EqualFold(mime, webrtc.MimeTypeVP8):
+		push = rtpframe.NewVP8Depacketizer().Push
+	case video:
 		push = rtpframe.NewH264Depacketizer().Push
-	} else {
+	default:
 		push = rtpframe.NewOpusDepacketizer().Push
 	}
 	for {
@@ -202,6 +210,14 @@ func (d *Downlink) Counts(stream ids.StreamID) FrameCounts {
 		return *c
 	}
 	return FrameCounts{}
+}
+
+// Tracks lists the kinds ("audio", "video") of the tracks received for
+// stream so far, in arrival order.
+func (d *Downlink) Tracks(stream ids.StreamID) []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]string(nil), d.tracks[stream]...)
 }
 
 // Connected waits until the downlink's ICE and DTLS are up.

@@ -14,7 +14,11 @@ import (
 	"testing"
 	"time"
 
+	pionwebrtc "github.com/pion/webrtc/v4"
+
+	"github.com/minirtc/minirtc/internal/config"
 	"github.com/minirtc/minirtc/internal/media/rtpframe"
+	"github.com/minirtc/minirtc/internal/servertest"
 	"github.com/minirtc/minirtc/pkg/client"
 	"github.com/minirtc/minirtc/pkg/ids"
 	"github.com/minirtc/minirtc/pkg/protocol"
@@ -146,6 +150,10 @@ func TestRTMPToWebRTC(t *testing.T) {
 			}
 			waitFor(t, 20*time.Second, "50 video frames over WebRTC", func() bool { return d.Counts("alice_main").Video >= 50 })
 			c := d.Counts("alice_main")
+			// A video-only stream comes as a video track alone.
+			if tr := d.Tracks("alice_main"); len(tr) != 1 || tr[0] != "video" {
+				t.Errorf("tracks of a video-only stream: %v", tr)
+			}
 			if c.Keyframes == 0 {
 				t.Fatal("no keyframe received")
 			}
@@ -245,5 +253,61 @@ func TestWebRTCToFLVAndRTMP(t *testing.T) {
 		if r.err != nil || r.video < 40 || r.stderr != "" {
 			t.Fatalf("%s: ffprobe decoded %d video frames (err %v)\n%s", name, r.video, r.err, r.stderr)
 		}
+	}
+}
+
+// TestWebRTCThatNeverConnects: a client sends an offer and vanishes. The
+// server closes the peer connection after webrtc.connect_timeout, tells the
+// session with webrtc_closed, leaks nothing (goleak in TestMain), and the
+// tag can be published again.
+func TestWebRTCThatNeverConnects(t *testing.T) {
+	needFFmpeg(t)
+	env := servertest.Start(t, func(c *config.Config) { c.WebRTC.ConnectTimeout = time.Second })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	alice := join(t, env, "alice", "r1")
+
+	pc, err := pionwebrtc.NewPeerConnection(pionwebrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pc.AddTransceiverFromKind(pionwebrtc.RTPCodecTypeAudio, pionwebrtc.RTPTransceiverInit{Direction: pionwebrtc.RTPTransceiverDirectionSendonly}); err != nil {
+		t.Fatal(err)
+	}
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = pc.Close() // the answer will never be applied: no ICE
+	var resp protocol.PublishResponse
+	if err := alice.Do(ctx, protocol.OpPublish, &protocol.PublishRequest{Tag: "cam", Media: protocol.MediaAudio, Transport: protocol.TransportWebRTC, Offer: offer.SDP}, &resp); err != nil {
+		t.Fatal(err)
+	}
+	if resp.Answer == "" || resp.PushURL != "" {
+		t.Fatalf("publish over WebRTC answered %+v", resp)
+	}
+	start := time.Now()
+	ev := waitEvent(t, alice, protocol.EvWebRTCClosed, nil)
+	var closed protocol.WebRTCClosedEvent
+	if err := ev.Decode(&closed); err != nil {
+		t.Fatal(err)
+	}
+	if closed.Target != "cam" || closed.Reason == "" {
+		t.Fatalf("webrtc_closed %+v", closed)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("closed after %s, the timeout is 1 s", d)
+	}
+	// Publishing the tag again (as the SDKs do after webrtc_closed) works.
+	if err := alice.Unpublish(ctx, "cam"); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := alice.PublishWebRTC(ctx, "cam", protocol.MediaAudio, loopback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	if err := pub.Connected(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/pion/rtp"
+
 	"github.com/minirtc/minirtc/internal/media"
 	"github.com/minirtc/minirtc/internal/media/rtpframe"
 )
@@ -32,7 +34,7 @@ const clientReadyDelay = 150 * time.Millisecond
 func EgressTarget(t media.Target) media.Target {
 	t.Protocol = media.WebRTC
 	t.Audio = media.Opus
-	t.VideoCodecs = []media.Codec{media.H264}
+	t.VideoCodecs = []media.Codec{media.H264, media.VP8}
 	return t
 }
 
@@ -47,7 +49,17 @@ func StartEgress(ctx context.Context, hub *media.Hub, peer *Peer, t media.Target
 		return nil, err
 	}
 	e := &Egress{reader: r, peer: peer, log: log, done: make(chan struct{})}
-	if e.video, err = peer.AddTrack(H264Codec(""), streamID+"-video", streamID); err == nil {
+	// Only the kinds the stream carries: a dead track would show the
+	// subscriber a black picture or silence that never ends.
+	info := r.Info()
+	if info.Video != nil {
+		codec := H264Codec("")
+		if info.Video.Codec == media.VP8 {
+			codec = VP8Codec()
+		}
+		e.video, err = peer.AddTrack(codec, streamID+"-video", streamID)
+	}
+	if err == nil && info.Audio != nil {
 		e.audio, err = peer.AddTrack(OpusCodec(), streamID+"-audio", streamID)
 	}
 	if err != nil {
@@ -71,8 +83,14 @@ func (e *Egress) Done() <-chan struct{} { return e.done }
 // RequestKeyframe passes a subscriber's PLI on to the stream.
 func (e *Egress) RequestKeyframe() { e.reader.RequestKeyframe() }
 
-// VideoTrackID and AudioTrackID name the tracks (for keyframe requests).
-func (e *Egress) VideoTrackID() string { return e.video.ID() }
+// VideoTrackID names the video track (for keyframe requests); "" without
+// video.
+func (e *Egress) VideoTrackID() string {
+	if e.video == nil {
+		return ""
+	}
+	return e.video.ID()
+}
 
 func (e *Egress) run() {
 	defer close(e.done)
@@ -81,6 +99,9 @@ func (e *Egress) run() {
 	// the first frames are the cached GOP (the keyframe a player starts
 	// at): wait for the tracks, or the stream's end.
 	for _, t := range []*LocalTrack{e.video, e.audio} {
+		if t == nil {
+			continue
+		}
 		select {
 		case <-t.Bound():
 		case <-e.reader.Done():
@@ -98,7 +119,7 @@ func (e *Egress) run() {
 		e.reader.Close()
 		return
 	}
-	vp := rtpframe.NewH264Packetizer(0, PayloadTypeH264, rtpframe.DefaultMTU)
+	vp := newVideoPacketizer()
 	ap := rtpframe.NewOpusPacketizer(0, PayloadTypeOpus)
 	var buf []*media.Frame
 	for {
@@ -120,10 +141,38 @@ func (e *Egress) run() {
 	}
 }
 
-func (e *Egress) send(vp *rtpframe.H264Packetizer, ap *rtpframe.OpusPacketizer, f *media.Frame) error {
+// videoPacketizer packetizes whichever video codec the stream carries
+// (H.264 from anyone, VP8 from WebRTC publishers).
+type videoPacketizer struct {
+	h264 *rtpframe.H264Packetizer
+	vp8  *rtpframe.VP8Packetizer
+}
+
+func newVideoPacketizer() *videoPacketizer {
+	return &videoPacketizer{h264: rtpframe.NewH264Packetizer(0, PayloadTypeH264, rtpframe.DefaultMTU),
+		vp8: rtpframe.NewVP8Packetizer(0, PayloadTypeVP8, rtpframe.DefaultMTU)}
+}
+
+func (v *videoPacketizer) SetConfig(f *media.Frame) error {
+	if f.Codec == media.H264 {
+		return v.h264.SetConfig(f.Payload)
+	}
+	return nil
+}
+
+func (v *videoPacketizer) Packetize(f *media.Frame) ([]*rtp.Packet, error) {
+	if f.Codec == media.VP8 {
+		return v.vp8.Packetize(f)
+	}
+	return v.h264.Packetize(f)
+}
+
+func (e *Egress) send(vp *videoPacketizer, ap *rtpframe.OpusPacketizer, f *media.Frame) error {
 	switch {
+	case f.Kind == media.Video && e.video == nil, f.Kind == media.Audio && e.audio == nil:
+		// A kind the stream did not carry when the subscription started.
 	case f.Kind == media.Video && f.Config:
-		return vp.SetConfig(f.Payload)
+		return vp.SetConfig(f)
 	case f.Kind == media.Video:
 		pkts, err := vp.Packetize(f)
 		if err != nil {

@@ -74,6 +74,13 @@ func (in *Ingest) readTrack(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		in.video = uint32(track.SSRC())
 		in.mu.Unlock()
 		in.requestKeyframe() // the first picture, at once
+	case strings.ToLower(webrtc.MimeTypeVP8):
+		d := rtpframe.NewVP8Depacketizer()
+		push, kind, needKey = d.Push, media.Video, d.NeedKeyframe
+		in.mu.Lock()
+		in.video = uint32(track.SSRC())
+		in.mu.Unlock()
+		in.requestKeyframe()
 	case strings.ToLower(webrtc.MimeTypeOpus):
 		d := rtpframe.NewOpusDepacketizer()
 		push, kind = d.Push, media.Audio
