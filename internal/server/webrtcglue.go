@@ -189,27 +189,24 @@ func (g *webrtcGlue) watchDownlink(s *rtcSession, d *downlink) {
 	}
 }
 
-func (g *webrtcGlue) Unsubscribe(p signal.Party, streams []ids.StreamID) {
+// currentDownlink is p's downlink, or nil.
+func (g *webrtcGlue) currentDownlink(p signal.Party) *downlink {
 	g.mu.Lock()
-	s := g.sessions[p.Session]
-	var d *downlink
-	if s != nil {
-		d = s.down
+	defer g.mu.Unlock()
+	if s := g.sessions[p.Session]; s != nil {
+		return s.down
 	}
-	g.mu.Unlock()
-	if d != nil {
+	return nil
+}
+
+func (g *webrtcGlue) Unsubscribe(p signal.Party, streams []ids.StreamID) {
+	if d := g.currentDownlink(p); d != nil {
 		d.remove(streams)
 	}
 }
 
 func (g *webrtcGlue) Answer(p signal.Party, offerID int64, sdp string) error {
-	g.mu.Lock()
-	s := g.sessions[p.Session]
-	var d *downlink
-	if s != nil {
-		d = s.down
-	}
-	g.mu.Unlock()
+	d := g.currentDownlink(p)
 	if d == nil {
 		return protocol.Errorf(protocol.CodeNegotiation, "no downlink offer is waiting for an answer (subscribe with transport %q first)", protocol.TransportWebRTC)
 	}

@@ -31,13 +31,9 @@ import (
 // page, and returns the packets.
 func opusFile(t *testing.T, seconds int) [][]byte {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "tone.ogg")
-	out, err := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error",
+	path := ffmpegFile(t, "tone.ogg",
 		"-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000", "-t", fmt.Sprint(seconds),
-		"-c:a", "libopus", "-b:a", "48k", "-ac", "2", "-frame_duration", "20", "-page_duration", "20000", path).CombinedOutput()
-	if err != nil {
-		t.Fatalf("encoding Opus: %v\n%s", err, out)
-	}
+		"-c:a", "libopus", "-b:a", "48k", "-ac", "2", "-frame_duration", "20", "-page_duration", "20000")
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -193,26 +189,8 @@ func TestWebRTCAudioToFLV(t *testing.T) {
 	if err := pub.Connected(ctx); err != nil {
 		t.Fatal(err)
 	}
-	stop := make(chan struct{})
-	sent := make(chan struct{}, 2)
-	send := func(every time.Duration, write func(i int) error) {
-		defer func() { sent <- struct{}{} }()
-		tick := time.NewTicker(every)
-		defer tick.Stop()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			if write(i) != nil {
-				return
-			}
-		}
-	}
-	go send(time.Second/fps, func(i int) error { return pub.WriteVideo(aus[i%len(aus)], time.Second/fps) })
-	go send(20*time.Millisecond, func(i int) error { return pub.WriteAudio(packets[i%len(packets)], 20*time.Millisecond) })
-	defer func() { close(stop); <-sent; <-sent }()
+	pace(t, time.Second/fps, func(i int) error { return pub.WriteVideo(aus[i%len(aus)], time.Second/fps) })
+	pace(t, 20*time.Millisecond, func(i int) error { return pub.WriteAudio(packets[i%len(packets)], 20*time.Millisecond) })
 
 	ev := waitEvent(t, bob, protocol.EvStreamPublished, nil)
 	st := streamEvent(t, ev)

@@ -102,6 +102,28 @@ func decodeH264(t *testing.T, es []byte) int {
 	return n
 }
 
+// pace calls write(0), write(1), ... every interval on a goroutine, as a
+// camera or microphone would, until write fails or the test ends.
+func pace(t *testing.T, every time.Duration, write func(i int) error) {
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			if write(i) != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-done })
+}
+
 func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
@@ -166,19 +188,27 @@ func TestRTMPToWebRTC(t *testing.T) {
 	}
 }
 
+// ffmpegFile runs ffmpeg with args (inputs and codecs) writing a new file
+// named name, and returns its path.
+func ffmpegFile(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	args = append([]string{"-hide_banner", "-nostdin", "-loglevel", "error"}, append(args, path)...)
+	if out, err := exec.Command("ffmpeg", args...).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg making %s: %v\n%s", name, err, out)
+	}
+	return path
+}
+
 // h264File encodes a test pattern as an H.264 elementary stream with access
 // unit delimiters (so that it splits into access units without parsing
 // slices) and returns its access units in Annex-B form.
 func h264File(t *testing.T, seconds, fps int) [][]byte {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "pattern.h264")
-	out, err := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error",
+	path := ffmpegFile(t, "pattern.h264",
 		"-f", "lavfi", "-i", fmt.Sprintf("testsrc=size=640x360:rate=%d", fps), "-t", fmt.Sprint(seconds),
 		"-c:v", "libx264", "-profile:v", "baseline", "-pix_fmt", "yuv420p", "-preset", "ultrafast", "-tune", "zerolatency",
-		"-g", fmt.Sprint(fps), "-x264-params", "aud=1", "-f", "h264", path).CombinedOutput()
-	if err != nil {
-		t.Fatalf("encoding the pattern: %v\n%s", err, out)
-	}
+		"-g", fmt.Sprint(fps), "-x264-params", "aud=1", "-f", "h264")
 	es, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -219,24 +249,7 @@ func TestWebRTCToFLVAndRTMP(t *testing.T) {
 	if err := pub.Connected(ctx); err != nil {
 		t.Fatal(err)
 	}
-	stop := make(chan struct{})
-	sent := make(chan struct{})
-	go func() { // the camera: loop the pattern in real time
-		defer close(sent)
-		tick := time.NewTicker(time.Second / fps)
-		defer tick.Stop()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			if err := pub.WriteVideo(aus[i%len(aus)], time.Second/fps); err != nil {
-				return
-			}
-		}
-	}()
-	defer func() { close(stop); <-sent }()
+	pace(t, time.Second/fps, func(i int) error { return pub.WriteVideo(aus[i%len(aus)], time.Second/fps) })
 
 	ev := waitEvent(t, bob, protocol.EvStreamPublished, nil)
 	st := streamEvent(t, ev)

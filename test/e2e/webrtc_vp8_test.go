@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -23,13 +22,9 @@ import (
 // vp8File encodes a test pattern with libvpx and returns its frames.
 func vp8File(t *testing.T, seconds, fps int) [][]byte {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "pattern.ivf")
-	out, err := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error",
+	path := ffmpegFile(t, "pattern.ivf",
 		"-f", "lavfi", "-i", fmt.Sprintf("testsrc=size=320x240:rate=%d", fps), "-t", fmt.Sprint(seconds),
-		"-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-g", fmt.Sprint(fps), "-b:v", "300k", "-f", "ivf", path).CombinedOutput()
-	if err != nil {
-		t.Fatalf("encoding VP8: %v\n%s", err, out)
-	}
+		"-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-g", fmt.Sprint(fps), "-b:v", "300k", "-f", "ivf")
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -96,23 +91,7 @@ func TestVP8BetweenWebRTCUsers(t *testing.T) {
 	if err := pub.Connected(ctx); err != nil {
 		t.Fatal(err)
 	}
-	stop, sent := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(sent)
-		tick := time.NewTicker(time.Second / fps)
-		defer tick.Stop()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			if pub.WriteVideo(frames[i%len(frames)], time.Second/fps) != nil {
-				return
-			}
-		}
-	}()
-	defer func() { close(stop); <-sent }()
+	pace(t, time.Second/fps, func(i int) error { return pub.WriteVideo(frames[i%len(frames)], time.Second/fps) })
 
 	st := streamEvent(t, waitEvent(t, bob, protocol.EvStreamPublished, nil))
 	if st.Video == nil || st.Video.Codec != "vp8" || st.Video.Width != 320 || st.Video.Height != 240 {

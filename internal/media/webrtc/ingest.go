@@ -70,17 +70,11 @@ func (in *Ingest) readTrack(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 	case strings.ToLower(webrtc.MimeTypeH264):
 		d := rtpframe.NewH264Depacketizer()
 		push, kind, needKey = d.Push, media.Video, d.NeedKeyframe
-		in.mu.Lock()
-		in.video = uint32(track.SSRC())
-		in.mu.Unlock()
-		in.requestKeyframe() // the first picture, at once
+		in.videoTrack(track)
 	case strings.ToLower(webrtc.MimeTypeVP8):
 		d := rtpframe.NewVP8Depacketizer()
 		push, kind, needKey = d.Push, media.Video, d.NeedKeyframe
-		in.mu.Lock()
-		in.video = uint32(track.SSRC())
-		in.mu.Unlock()
-		in.requestKeyframe()
+		in.videoTrack(track)
 	case strings.ToLower(webrtc.MimeTypeOpus):
 		d := rtpframe.NewOpusDepacketizer()
 		push, kind = d.Push, media.Audio
@@ -115,6 +109,15 @@ func (in *Ingest) readTrack(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 			in.requestKeyframe()
 		}
 	}
+}
+
+// videoTrack notes the video SSRC (for keyframe requests) and asks for
+// the first picture at once.
+func (in *Ingest) videoTrack(track *webrtc.TrackRemote) {
+	in.mu.Lock()
+	in.video = uint32(track.SSRC())
+	in.mu.Unlock()
+	in.requestKeyframe()
 }
 
 // write puts a frame on the stream's timeline. Each track's frames count
