@@ -26,7 +26,7 @@ func newBenchCmd() *cobra.Command {
 		Short: "Load tools: measure a running server (see docs/benchmarks.md)",
 	}
 	addDataDirFlag(cmd, &dataDir)
-	cmd.AddCommand(newBenchSignalCmd(&dataDir), newBenchMediaCmd(&dataDir))
+	cmd.AddCommand(newBenchSignalCmd(&dataDir), newBenchMediaCmd(&dataDir), newBenchWebRTCCmd(&dataDir))
 	return cmd
 }
 
