@@ -266,7 +266,10 @@ func (p *Peer) emitState(s webrtc.PeerConnectionState) {
 		err = p.err
 	}
 	p.lastState = s
-	p.mu.Unlock()
+	// Queued under p.mu, so that the state recorded above is always the
+	// one delivered: a pion goroutine reporting "closed" must not record
+	// it and then find the queue closed by finish, which skips its own
+	// "closed" because it sees it recorded.
 	p.ev.push(func() {
 		p.mu.Lock()
 		f := p.onState
@@ -275,4 +278,5 @@ func (p *Peer) emitState(s webrtc.PeerConnectionState) {
 			f(s, err)
 		}
 	})
+	p.mu.Unlock()
 }
