@@ -141,14 +141,24 @@ func TestStalledReaderDoesNotDelayOthers(t *testing.T) {
 		fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", vu.RequestURI(), vu.Host)
 	}
 	time.Sleep(3 * time.Second) // let their buffers fill
-	withStalled := window()
+	// The stalled players stay stalled, so a delay they cause shows in
+	// every window; a window spoiled by other tests running on this
+	// machine does not repeat. Up to three windows, then.
+	limit := max(2*alone, alone+30*time.Millisecond)
+	var windows []time.Duration
+	for len(windows) < 3 {
+		windows = append(windows, window())
+		if windows[len(windows)-1] <= limit {
+			break
+		}
+	}
 	st := env.Server.Hub().Stats(env.App.ID, "r1")
 	if len(st) != 1 || st[0].Dropped == 0 {
 		t.Fatalf("the stalled players never overflowed (stats %+v): the test proves nothing", st)
 	}
-	t.Logf("healthy player p99: %v alone, %v with 5 stalled players (%d frames dropped for them)", alone, withStalled, st[0].Dropped)
-	if withStalled > max(2*alone, alone+30*time.Millisecond) {
-		t.Fatalf("stalled players raised the healthy player's p99 from %v to %v", alone, withStalled)
+	t.Logf("healthy player p99: %v alone, %v with 5 stalled players (%d frames dropped for them)", alone, windows, st[0].Dropped)
+	if slices.Min(windows) > limit {
+		t.Fatalf("stalled players raised the healthy player's p99 from %v to %v in every window", alone, windows)
 	}
 }
 
