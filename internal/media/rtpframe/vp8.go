@@ -42,6 +42,12 @@ func NewVP8Depacketizer() *VP8Depacketizer {
 // NeedKeyframe reports whether frames are being dropped until a keyframe.
 func (d *VP8Depacketizer) NeedKeyframe() bool { return d.needKey }
 
+// BaseTimestamp returns the RTP timestamp of DTS 0, once a frame has been
+// delivered (see H264Depacketizer.BaseTimestamp).
+func (d *VP8Depacketizer) BaseTimestamp() (uint32, bool) {
+	return d.timeline.base0, d.timeline.based
+}
+
 // Push takes one RTP packet and returns the frames it completes (a config
 // frame before a keyframe of a new size). p is not retained.
 func (d *VP8Depacketizer) Push(p *rtp.Packet) ([]*media.Frame, error) {

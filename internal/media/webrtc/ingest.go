@@ -28,6 +28,9 @@ type Ingest struct {
 	mu      sync.Mutex // WriteFrame is called from two track goroutines
 	start   time.Time  // the shared clock of both tracks
 	offsets map[media.Kind]int64
+	last    map[media.Kind]int64 // newest DTS written per kind
+	sync    avSync
+	resyncs int    // corrections made from sender reports
 	video   uint32 // SSRC of the video track, for keyframe requests
 	pliAt   time.Time
 	done    chan struct{}
@@ -42,8 +45,9 @@ func StartIngest(ctx context.Context, hub *media.Hub, peer *Peer, t media.Target
 	if err != nil {
 		return nil, err
 	}
-	in := &Ingest{peer: peer, pub: pub, log: log, start: time.Now(), offsets: map[media.Kind]int64{}, done: make(chan struct{})}
+	in := &Ingest{peer: peer, pub: pub, log: log, start: time.Now(), offsets: map[media.Kind]int64{}, last: map[media.Kind]int64{}, done: make(chan struct{})}
 	pub.OnKeyframeRequest(in.requestKeyframe)
+	peer.OnSenderReport(in.senderReport)
 	peer.OnTrack(in.readTrack)
 	go func() {
 		defer close(in.done)
@@ -70,14 +74,17 @@ func (in *Ingest) readTrack(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 	case strings.ToLower(webrtc.MimeTypeH264):
 		d := rtpframe.NewH264Depacketizer()
 		push, kind, needKey = d.Push, media.Video, d.NeedKeyframe
+		in.addSyncTrack(kind, track, d.BaseTimestamp)
 		in.videoTrack(track)
 	case strings.ToLower(webrtc.MimeTypeVP8):
 		d := rtpframe.NewVP8Depacketizer()
 		push, kind, needKey = d.Push, media.Video, d.NeedKeyframe
+		in.addSyncTrack(kind, track, d.BaseTimestamp)
 		in.videoTrack(track)
 	case strings.ToLower(webrtc.MimeTypeOpus):
 		d := rtpframe.NewOpusDepacketizer()
 		push, kind = d.Push, media.Audio
+		in.addSyncTrack(kind, track, d.BaseTimestamp)
 		channels := max(int(track.Codec().Channels), 1)
 		cfg := &media.Frame{Kind: media.Audio, Codec: media.Opus, Config: true, Payload: media.OpusHead(min(channels, 2))}
 		if err := in.write(cfg, 0); err != nil {
@@ -123,7 +130,9 @@ func (in *Ingest) videoTrack(track *webrtc.TrackRemote) {
 // write puts a frame on the stream's timeline. Each track's frames count
 // from 0; the first frame of a track is placed at its arrival time on the
 // ingest's clock, which lines audio and video up to within the network's
-// jitter without waiting for RTCP sender reports.
+// jitter without waiting for RTCP sender reports (senderReport refines it).
+// An audio frame that a correction put at or before the last one written
+// is dropped: players need audio DTS to increase.
 func (in *Ingest) write(f *media.Frame, dts int64) error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
@@ -132,12 +141,56 @@ func (in *Ingest) write(f *media.Frame, dts int64) error {
 		off = time.Since(in.start).Milliseconds()
 		in.offsets[f.Kind] = off
 	}
-	err := in.pub.WriteFrame(f, uint32(off+dts))
+	out := off + dts
+	if !f.Config {
+		last, seen := in.last[f.Kind]
+		if out < 0 || (f.Kind == media.Audio && seen && out <= last) {
+			return nil
+		}
+		in.last[f.Kind] = out
+	}
+	err := in.pub.WriteFrame(f, uint32(out))
 	if err != nil && !media.ErrCut(err) {
 		in.log.Warn("webrtc: publish refused a frame; ending the push", "err", err)
 		_ = in.peer.Close()
 	}
 	return err
+}
+
+func (in *Ingest) addSyncTrack(k media.Kind, track *webrtc.TrackRemote, base func() (uint32, bool)) {
+	in.mu.Lock()
+	in.sync.addTrack(k, uint32(track.SSRC()), track.Codec().ClockRate, base)
+	in.mu.Unlock()
+}
+
+// senderReport re-places the audio track against the video track when the
+// sender reports say their first frames were captured further apart than
+// their arrival suggested. Video stays put: moving it would shift the
+// picture every player is showing; audio skips or pauses for a moment once.
+func (in *Ingest) senderReport(ssrc uint32, ntp uint64, rtpTime uint32) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	gap, ok := in.sync.senderReport(ssrc, ntp, rtpTime)
+	if !ok {
+		return
+	}
+	vOff, vok := in.offsets[media.Video]
+	aOff, aok := in.offsets[media.Audio]
+	if !vok || !aok {
+		return
+	}
+	want := vOff + gap
+	step := want - aOff
+	switch {
+	case step >= -syncTolerance && step <= syncTolerance:
+		return
+	case step < -maxSyncStep || step > maxSyncStep:
+		in.log.Debug("webrtc: sender reports ask for an implausible audio shift; ignored", "shift_ms", step)
+		return
+	}
+	in.offsets[media.Audio] = want
+	in.resyncs++
+	in.log.Info("webrtc: audio re-aligned to video by sender reports", "shift_ms", step, "corrections", in.resyncs)
 }
 
 // keyframeInterval spaces the PLIs the ingest sends itself (loss, start).

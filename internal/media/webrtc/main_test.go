@@ -73,12 +73,26 @@ func newPeer(t testing.TB, e *Engine, id string) *Peer {
 // loopback only. tcpOnly restricts it to ICE-TCP (active) candidates.
 func newClient(t testing.TB, tcpOnly bool) *webrtc.PeerConnection {
 	t.Helper()
-	return newClientOn(t, tcpOnly, func(ip net.IP) bool { return ip.IsLoopback() })
+	return newClientWith(t, clientOptions{tcpOnly: tcpOnly, keep: loopbackOnly})
 }
+
+func loopbackOnly(ip net.IP) bool { return ip.IsLoopback() }
 
 // newClientOn is newClient gathering only on the addresses keep accepts.
 func newClientOn(t testing.TB, tcpOnly bool, keep func(net.IP) bool) *webrtc.PeerConnection {
 	t.Helper()
+	return newClientWith(t, clientOptions{tcpOnly: tcpOnly, keep: keep})
+}
+
+type clientOptions struct {
+	tcpOnly   bool
+	keep      func(net.IP) bool // the addresses to gather on
+	noReports bool              // no automatic RTCP reports: the test sends its own
+}
+
+func newClientWith(t testing.TB, o clientOptions) *webrtc.PeerConnection {
+	t.Helper()
+	tcpOnly, keep := o.tcpOnly, o.keep
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		t.Fatal(err)
@@ -87,8 +101,10 @@ func newClientOn(t testing.TB, tcpOnly bool, keep func(net.IP) bool) *webrtc.Pee
 	if err := webrtc.ConfigureNack(m, reg); err != nil {
 		t.Fatal(err)
 	}
-	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
-		t.Fatal(err)
+	if !o.noReports {
+		if err := webrtc.ConfigureRTCPReports(reg); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var se webrtc.SettingEngine
 	se.SetIncludeLoopbackCandidate(true)

@@ -44,6 +44,7 @@ type Peer struct {
 	onCandidate      func(string)
 	onNegotiation    func()
 	onKeyframe       func(trackID string)
+	onSenderReport   func(ssrc uint32, ntp uint64, rtpTime uint32)
 	lastState        webrtc.PeerConnectionState
 	connected        bool
 	remoteCandidates int

@@ -5,7 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 )
@@ -43,7 +42,7 @@ func (p *Peer) pionTrack(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 	f := p.onTrack
 	p.mu.Unlock()
 	if first {
-		p.tasks.goTask(func() { drainRTCP(r.ReadRTCP) })
+		p.tasks.goTask(func() { p.readReceiverRTCP(r) })
 	}
 	if f == nil {
 		buf := make([]byte, 1500)
@@ -170,11 +169,36 @@ func (p *Peer) readSenderRTCP(trackID string, s *webrtc.RTPSender) {
 	}
 }
 
-// drainRTCP reads until the reader fails (the receiver or sender stopped).
-func drainRTCP(read func() ([]rtcp.Packet, interceptor.Attributes, error)) {
+// OnSenderReport sets the callback for the RTCP sender reports of the
+// client's tracks: each maps an RTP timestamp of the track with this SSRC
+// to the sender's wall clock (64-bit NTP format), which lines tracks up by
+// capture time. It runs on the receiver's RTCP goroutine and must not block.
+func (p *Peer) OnSenderReport(f func(ssrc uint32, ntp uint64, rtpTime uint32)) {
+	p.mu.Lock()
+	p.onSenderReport = f
+	p.mu.Unlock()
+}
+
+// readReceiverRTCP reads a receiver's RTCP until it stops (the interceptors
+// see it on the way: receiver reports quote the last sender report) and
+// passes sender reports on.
+func (p *Peer) readReceiverRTCP(r *webrtc.RTPReceiver) {
 	for {
-		if _, _, err := read(); err != nil {
+		pkts, _, err := r.ReadRTCP()
+		if err != nil {
 			return
+		}
+		for _, pkt := range pkts {
+			sr, ok := pkt.(*rtcp.SenderReport)
+			if !ok {
+				continue
+			}
+			p.mu.Lock()
+			f := p.onSenderReport
+			p.mu.Unlock()
+			if f != nil {
+				f(sr.SSRC, sr.NTPTime, sr.RTPTime)
+			}
 		}
 	}
 }
