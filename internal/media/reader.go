@@ -81,8 +81,16 @@ func (r *Reader) Info() Info {
 // honour them.
 func (r *Reader) RequestKeyframe() { r.s.RequestKeyframe() }
 
-// Dropped is how many frames this reader lost to overflow.
+// Dropped is how many frames this reader lost to overflow, or that its
+// egress chose not to send (CountDropped).
 func (r *Reader) Dropped() int64 { return r.dropped.Load() }
+
+// CountDropped adds frames the egress dropped itself (a WebRTC subscriber
+// whose network cannot take them) to the reader's and the stream's drops.
+func (r *Reader) CountDropped(n int) {
+	r.dropped.Add(int64(n))
+	r.s.dropped.Add(int64(n))
+}
 
 // Sent adds n bytes to what the egress wrote for this reader (bitrate out).
 func (r *Reader) Sent(n int) {

@@ -158,7 +158,7 @@ func (g *webrtcGlue) downlinkOf(s *rtcSession) (*downlink, error) {
 	if d != nil {
 		return d, nil
 	}
-	peer, err := g.engine.NewPeer(context.Background(), webrtc.PeerOptions{ID: string(s.party.Session) + "/" + protocol.Downlink})
+	peer, err := g.engine.NewPeer(context.Background(), webrtc.PeerOptions{ID: string(s.party.Session) + "/" + protocol.Downlink, SendOnly: true})
 	if err != nil {
 		return nil, negotiationError(err)
 	}

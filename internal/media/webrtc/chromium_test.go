@@ -37,14 +37,22 @@ const post = (path, body) => fetch(path, {method: 'POST', body});
     });
     const answer = await (await post('/offer', pc.localDescription.sdp)).text();
     await pc.setRemoteDescription({type: 'answer', sdp: answer});
-    // Server-initiated renegotiation: the echoed tracks.
+    // The echoed tracks come on a second connection that the server offers
+    // and only sends on, like a subscriber's downlink.
+    const down = new RTCPeerConnection();
+    down.onconnectionstatechange = () => post('/log', 'down state ' + down.connectionState);
     const offer = await (await fetch('/server-offer')).text();
-    await pc.setRemoteDescription({type: 'offer', sdp: offer});
-    await pc.setLocalDescription(await pc.createAnswer());
-    await post('/server-answer', pc.localDescription.sdp);
+    await down.setRemoteDescription({type: 'offer', sdp: offer});
+    await down.setLocalDescription(await down.createAnswer());
+    await new Promise(r => {
+      if (down.iceGatheringState === 'complete') return r();
+      down.onicegatheringstatechange = () => down.iceGatheringState === 'complete' && r();
+      setTimeout(r, 3000);
+    });
+    await post('/server-answer', down.localDescription.sdp);
     setInterval(async () => {
       let v = 0, a = 0, codec = '';
-      (await pc.getStats()).forEach(s => {
+      (await down.getStats()).forEach(s => {
         if (s.type === 'inbound-rtp' && s.kind === 'video') v = s.framesDecoded || 0;
         if (s.type === 'inbound-rtp' && s.kind === 'audio') a = s.packetsReceived || 0;
         if (s.type === 'codec' && s.mimeType.startsWith('video/')) codec = s.mimeType;
@@ -68,17 +76,28 @@ func TestChromium(t *testing.T) {
 	t.Parallel()
 	e := newEngine(t, testConfig())
 	p := newPeer(t, e, "chromium")
+	down, err := e.NewPeer(context.Background(), PeerOptions{ID: "chromium-down", SendOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = down.Close() })
 
 	var (
 		mu        sync.Mutex
 		videoSSRC uint32
 		pubCodecs = map[string]string{}
 	)
+	offers := make(chan string, 4)
+	down.OnNegotiationNeeded(func() {
+		if o, err := down.Offer(); err == nil {
+			offers <- o
+		}
+	})
 	echo := map[webrtc.RTPCodecType]*LocalTrack{}
 	for kind, codec := range map[webrtc.RTPCodecType]webrtc.RTPCodecCapability{
 		webrtc.RTPCodecTypeVideo: H264Codec(""), webrtc.RTPCodecTypeAudio: OpusCodec(),
 	} {
-		tr, err := p.AddTrack(codec, "echo-"+kind.String(), "echo")
+		tr, err := down.AddTrack(codec, "echo-"+kind.String(), "echo")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,11 +116,15 @@ func TestChromium(t *testing.T) {
 			if err != nil {
 				return
 			}
-			_ = out.WriteRTP(pkt) // the track rewrites SSRC and payload type
+			// The browser's header extensions belong to the other
+			// connection's negotiation; the track rewrites SSRC and
+			// payload type.
+			pkt.Header.Extension, pkt.Header.Extensions = false, nil
+			_ = out.WriteRTP(pkt)
 		}
 	})
 	var keyframeRequests atomic.Int32
-	p.OnKeyframeRequest(func(string) {
+	down.OnKeyframeRequest(func(string) {
 		keyframeRequests.Add(1)
 		mu.Lock()
 		ssrc := videoSSRC
@@ -111,18 +134,6 @@ func TestChromium(t *testing.T) {
 		}
 	})
 
-	// The echo tracks exist before the browser's offer; the server offers
-	// them once that first exchange is done (negotiation-needed fires again
-	// when the signaling state returns to stable).
-	offers := make(chan string, 4)
-	p.OnNegotiationNeeded(func() {
-		if p.pc.RemoteDescription() == nil {
-			return // the browser's own offer comes first
-		}
-		if o, err := p.Offer(); err == nil {
-			offers <- o
-		}
-	})
 	logs := make(chan string, 256)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, chromiumPage) })
@@ -145,7 +156,7 @@ func TestChromium(t *testing.T) {
 	})
 	mux.HandleFunc("POST /server-answer", func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		if err := p.SetAnswer(string(b)); err != nil {
+		if err := down.SetAnswer(string(b)); err != nil {
 			logs <- "set answer error " + err.Error()
 		}
 	})
@@ -182,16 +193,24 @@ func TestChromium(t *testing.T) {
 	for {
 		select {
 		case <-ctx.Done():
-			t.Fatalf("timed out; publisher codecs %v", pubCodecs)
+			t.Fatalf("timed out (no decoded echo, or no REMB from the browser); publisher codecs %v", pubCodecs)
 		case l := <-logs:
 			if m := statsRE.FindStringSubmatch(l); m != nil {
 				frames, _ := strconv.Atoi(m[1])
 				audio, _ := strconv.Atoi(m[2])
-				if frames >= wantFrames && audio >= wantAudio {
+				// The browser also reports its bandwidth estimate for what
+				// it receives on the send-only connection (REMB), which a
+				// congested subscriber's egress goes by (congestion.go); it
+				// comes a few seconds in.
+				b := &echo[webrtc.RTPCodecTypeVideo].budget
+				b.mu.Lock()
+				remb := b.bps
+				b.mu.Unlock()
+				if frames >= wantFrames && audio >= wantAudio && remb > 0 {
 					mu.Lock()
 					defer mu.Unlock()
-					t.Logf("chromium decoded %d echoed frames (%s), %d audio packets, %s after start, %d keyframe requests forwarded; it published %v",
-						frames, m[3], audio, time.Since(start).Round(time.Millisecond), keyframeRequests.Load(), pubCodecs)
+					t.Logf("chromium decoded %d echoed frames (%s), %d audio packets, REMB %.0f bit/s, %s after start, %d keyframe requests forwarded; it published %v",
+						frames, m[3], audio, remb, time.Since(start).Round(time.Millisecond), keyframeRequests.Load(), pubCodecs)
 					if got := pubCodecs["video"]; !regexp.MustCompile(`(?i)^video/h264 .*profile-level-id=42e01f`).MatchString(got) {
 						t.Errorf("chromium published video as %q, want H.264 42e01f", got)
 					}

@@ -84,13 +84,18 @@ func newMediaEngine() (*webrtc.MediaEngine, error) {
 //   - NACK generator (ask publishers to resend lost packets) and responder
 //     (resend to subscribers from a send buffer);
 //   - RTCP sender and receiver reports (lip sync, RTT, loss for clients);
-//   - TWCC: feedback for what publishers send (their bandwidth estimation)
-//     and sequence numbers on what we send (clients' feedback to us);
+//   - TWCC feedback for what clients send, so that a publishing browser
+//     runs its send-side bandwidth estimation; left out of connections that
+//     only send (subscriber downlinks, withTWCC false): a browser then
+//     estimates what it receives itself and reports it in REMB, which is
+//     what a congested subscriber's egress goes by (congestion.go). We put
+//     no transport-wide sequence numbers on what we send, for the same
+//     reason: with them, browsers send TWCC feedback instead of REMB.
 //   - MID/RID header extensions for BUNDLE demuxing and later simulcast.
 //
 // Not included: pion's stats interceptor (a global registry keyed by
 // connection) and periodic PLI (keyframes are requested on demand, SendPLI).
-func newInterceptors(m *webrtc.MediaEngine) (*interceptor.Registry, error) {
+func newInterceptors(m *webrtc.MediaEngine, withTWCC bool) (*interceptor.Registry, error) {
 	r := &interceptor.Registry{}
 	if err := webrtc.ConfigureNack(m, r); err != nil {
 		return nil, fmt.Errorf("nack: %w", err)
@@ -101,11 +106,10 @@ func newInterceptors(m *webrtc.MediaEngine) (*interceptor.Registry, error) {
 	if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
 		return nil, fmt.Errorf("mid/rid extensions: %w", err)
 	}
-	if err := webrtc.ConfigureTWCCSender(m, r); err != nil {
-		return nil, fmt.Errorf("twcc feedback: %w", err)
-	}
-	if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, r); err != nil {
-		return nil, fmt.Errorf("twcc header: %w", err)
+	if withTWCC {
+		if err := webrtc.ConfigureTWCCSender(m, r); err != nil {
+			return nil, fmt.Errorf("twcc feedback: %w", err)
+		}
 	}
 	return r, nil
 }

@@ -174,6 +174,15 @@ func (e *Egress) send(vp *videoPacketizer, ap *rtpframe.OpusPacketizer, f *media
 	case f.Kind == media.Video && f.Config:
 		return vp.SetConfig(f)
 	case f.Kind == media.Video:
+		send, startedSkip := e.video.budget.admit(len(f.Payload), f.Key, time.Now())
+		if !send {
+			e.reader.CountDropped(1)
+			if startedSkip {
+				e.log.Debug("webrtc: subscriber's network is congested; skipping to the next keyframe")
+				e.reader.RequestKeyframe()
+			}
+			return nil
+		}
 		pkts, err := vp.Packetize(f)
 		if err != nil {
 			e.log.Debug("webrtc: video frame not sent", "err", err)

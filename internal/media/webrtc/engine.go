@@ -11,10 +11,12 @@ import (
 // Engine owns the shared sockets and the pion API every peer connection is
 // made with. It is safe for concurrent use.
 type Engine struct {
-	cfg  Config
-	log  *slog.Logger
-	api  *webrtc.API
-	sock *sockets
+	cfg Config
+	log *slog.Logger
+	api *webrtc.API
+	// sendAPI makes connections that only send (PeerOptions.SendOnly).
+	sendAPI *webrtc.API
+	sock    *sockets
 
 	mu     sync.Mutex
 	peers  map[*Peer]struct{}
@@ -43,7 +45,15 @@ func New(cfg Config, log *slog.Logger) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	reg, err := newInterceptors(m)
+	reg, err := newInterceptors(m, true)
+	if err != nil {
+		return nil, err
+	}
+	sendM, err := newMediaEngine()
+	if err != nil {
+		return nil, err
+	}
+	sendReg, err := newInterceptors(sendM, false)
 	if err != nil {
 		return nil, err
 	}
@@ -63,6 +73,8 @@ func New(cfg Config, log *slog.Logger) (*Engine, error) {
 		sock:  sock,
 		peers: map[*Peer]struct{}{},
 		api:   webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se)),
+		// The same sockets (the ICE muxes dispatch by ufrag) and codecs.
+		sendAPI: webrtc.NewAPI(webrtc.WithMediaEngine(sendM), webrtc.WithInterceptorRegistry(sendReg), webrtc.WithSettingEngine(se)),
 	}
 	attrs := []any{"udp", e.UDPAddr().String(), "public_ips", cfg.PublicIPs}
 	if a := e.TCPAddr(); a != nil {

@@ -15,6 +15,11 @@ import (
 type PeerOptions struct {
 	// ID names the peer in logs (e.g. the signalling session id).
 	ID string
+	// SendOnly is for a connection the client only receives on (a
+	// subscriber's downlink): it negotiates no transport-wide congestion
+	// feedback, so browsers report their bandwidth estimate in REMB, which
+	// the egress adapts to (congestion.go).
+	SendOnly bool
 }
 
 // Peer is one client's WebRTC connection: media it publishes arrives through
@@ -79,7 +84,11 @@ func (e *Engine) NewPeer(ctx context.Context, opts PeerOptions) (*Peer, error) {
 		return nil, fmt.Errorf("%w (max_peers %d)", ErrTooManyPeers, e.cfg.MaxPeers)
 	}
 
-	pc, err := e.api.NewPeerConnection(webrtc.Configuration{
+	api := e.api
+	if opts.SendOnly {
+		api = e.sendAPI
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{
 		// One transport for everything: one ICE/DTLS session per client.
 		BundlePolicy:  webrtc.BundlePolicyMaxBundle,
 		RTCPMuxPolicy: webrtc.RTCPMuxPolicyRequire,

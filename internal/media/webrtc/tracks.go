@@ -78,7 +78,7 @@ func (p *Peer) AddTrack(codec webrtc.RTPCodecCapability, id, streamID string) (*
 	p.mu.Unlock()
 	// Reading the sender's RTCP is what feeds NACKs to the NACK responder;
 	// PLI/FIR are passed on as keyframe requests.
-	p.tasks.goTask(func() { p.readSenderRTCP(track.ID(), sender) })
+	p.tasks.goTask(func() { p.readSenderRTCP(track, sender) })
 	p.log.Debug("track added", "track", id, "stream", streamID, "codec", codec.MimeType)
 	return track, nil
 }
@@ -87,8 +87,9 @@ func (p *Peer) AddTrack(codec webrtc.RTPCodecCapability, id, streamID string) (*
 // has negotiated it is dropped, so writers wait for Bound.
 type LocalTrack struct {
 	*webrtc.TrackLocalStaticRTP
-	once  sync.Once
-	bound chan struct{}
+	once   sync.Once
+	bound  chan struct{}
+	budget videoBudget // the subscriber's bandwidth estimate for this track (congestion.go)
 }
 
 // Bind is called by pion when the track starts sending on the connection
@@ -141,7 +142,7 @@ func (p *Peer) OnKeyframeRequest(f func(trackID string)) {
 	p.mu.Unlock()
 }
 
-func (p *Peer) readSenderRTCP(trackID string, s *webrtc.RTPSender) {
+func (p *Peer) readSenderRTCP(track *LocalTrack, s *webrtc.RTPSender) {
 	var last time.Time
 	for {
 		pkts, _, err := s.ReadRTCP()
@@ -149,19 +150,26 @@ func (p *Peer) readSenderRTCP(trackID string, s *webrtc.RTPSender) {
 			return
 		}
 		for _, pkt := range pkts {
-			switch pkt.(type) {
+			switch pkt := pkt.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+			case *rtcp.ReceiverEstimatedMaximumBitrate:
+				// One estimate for all the streams it names: an even share each.
+				if n := len(pkt.SSRCs); n > 0 && pkt.Bitrate > 0 {
+					track.budget.setEstimate(float64(pkt.Bitrate)/float64(n), time.Now())
+				}
+				continue
 			default:
 				continue
 			}
 			if now := time.Now(); now.Sub(last) >= keyframeMinInterval {
 				last = now
+				id := track.ID()
 				p.ev.push(func() {
 					p.mu.Lock()
 					f := p.onKeyframe
 					p.mu.Unlock()
 					if f != nil {
-						f(trackID)
+						f(id)
 					}
 				})
 			}
