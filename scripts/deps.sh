@@ -5,7 +5,8 @@
 #   scripts/deps.sh build   Go, gcc, pkg-config and FFmpeg's -dev packages (the server
 #                           links FFmpeg's libraries to transcode AAC<->Opus)
 #   scripts/deps.sh test    the same, ffmpeg as the media test peer, Node.js 20+ and
-#                           npm for the SDK tests, Debian's chromium for the browser SDK
+#                           npm for the SDK tests, Debian's chromium for the browser SDK,
+#                           postgresql (its service is not started) for the store tests
 #
 # Go comes from the Go module proxy as the official toolchain module
 # (golang.org/toolchain), because Debian's golang package is too old.
@@ -98,6 +99,23 @@ ensure_node() {
 FFMPEG_DEV=(gcc libc6-dev pkg-config libavcodec-dev libavformat-dev libavfilter-dev
   libavdevice-dev libswscale-dev libswresample-dev libavutil-dev libopus-dev)
 
+# ensure_postgresql installs Debian's postgresql package (initdb and the
+# server; the store tests start a throwaway cluster of their own with them,
+# see internal/store/pgtest) without starting its service: a policy-rc.d that
+# answers 101 makes invoke-rc.d and deb-systemd-invoke leave services alone
+# during the install. An existing policy-rc.d (containers have one) is kept.
+ensure_postgresql() {
+  dpkg-query -W -f='${Status}' postgresql 2>/dev/null | grep -q "install ok installed" && return 0
+  local policy=/usr/sbin/policy-rc.d added="" rc=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# minirtc scripts/deps.sh: do not start services while installing postgresql\nexit 101\n' |
+      as_root tee "$policy" >/dev/null && as_root chmod 0755 "$policy" && added=1
+  fi
+  apt_install postgresql || rc=$?
+  if [ -n "$added" ]; then as_root rm -f "$policy"; fi
+  return "$rc"
+}
+
 what="${1:-build}"
 case "$what" in
   build)
@@ -110,6 +128,7 @@ case "$what" in
     # SDK's tests (vitest needs Node 20 or newer). chromium: the browser
     # SDK's tests drive Debian's Chromium (never a downloaded browser).
     apt_install "${FFMPEG_DEV[@]}" ffmpeg chromium
+    ensure_postgresql
     ensure_node
     ensure_go
     ;;

@@ -20,7 +20,7 @@ func newAppCmd() *cobra.Command {
 		Short: "Create apps, list them and rotate their secrets",
 	}
 	addDataDirFlag(cmd, &dataDir)
-	cmd.AddCommand(newAppCreateCmd(&dataDir), newAppListCmd(&dataDir), newAppRotateCmd(&dataDir))
+	cmd.AddCommand(newAppCreateCmd(&dataDir), newAppListCmd(&dataDir), newAppRotateCmd(&dataDir), newAppWebhookCmd(&dataDir))
 	return cmd
 }
 

@@ -48,6 +48,7 @@ func newRootCmd() *cobra.Command {
 		newAppCmd(),
 		newTokenCmd(),
 		newReportCmd(),
+		newUsageCmd(),
 		newIngestCmd(),
 		newURLCmd(),
 		newBenchCmd(),

@@ -16,11 +16,14 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/minirtc/minirtc/internal/api"
 	"github.com/minirtc/minirtc/internal/auth"
 	"github.com/minirtc/minirtc/internal/media"
 	"github.com/minirtc/minirtc/internal/media/webrtc"
 	"github.com/minirtc/minirtc/internal/room"
 	"github.com/minirtc/minirtc/internal/signal"
+	"github.com/minirtc/minirtc/internal/usage"
+	"github.com/minirtc/minirtc/internal/webhook"
 )
 
 // EnvPrefix starts every environment variable minirtc reads.
@@ -57,11 +60,19 @@ type Config struct {
 	WebRTC WebRTC `yaml:"webrtc"`
 	// Demo serves the browser demo page.
 	Demo Demo `yaml:"demo"`
+	// Webhook configures webhook delivery (docs/webhooks.md).
+	Webhook webhook.Config `yaml:"webhook"`
 
 	Log    Log           `yaml:"log"`
 	Debug  Debug         `yaml:"debug"`
 	Room   room.Config   `yaml:"room"`
 	Signal signal.Config `yaml:"signal"`
+	// Store chooses SQLite (default) or PostgreSQL; see store.go.
+	Store StoreConfig `yaml:"store"`
+	// Usage configures usage accounting (docs/usage.md).
+	Usage usage.Config `yaml:"usage"`
+	// API configures the REST API (docs/api.md).
+	API api.Config `yaml:"api"`
 }
 
 // Log configures logging.
@@ -153,6 +164,10 @@ func Default() Config {
 		Demo:   Demo{Enabled: true},
 		Room:   room.Defaults(),
 		Signal: signal.Defaults(),
+		Store:  DefaultStore(),
+		Usage:  usage.Defaults(),
+
+		Webhook: webhook.Defaults(),
 	}
 }
 
@@ -250,7 +265,19 @@ func (c Config) Validate() error {
 			return fmt.Errorf("%s must be scheme://host[:port], got %q", name, u)
 		}
 	}
+	if err := c.Store.Validate(); err != nil {
+		return err
+	}
+	if err := c.Webhook.Validate(); err != nil {
+		return err
+	}
 	if err := c.Room.Validate(); err != nil {
+		return err
+	}
+	if err := c.Usage.Validate(); err != nil {
+		return err
+	}
+	if err := c.API.Validate(); err != nil {
 		return err
 	}
 	if c.AllowFastPing {

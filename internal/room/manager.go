@@ -37,6 +37,8 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives room lifecycle logs; nil means slog.Default().
 	Logger *slog.Logger
+	// Limits gives each app's own limits (admin.go); nil: the Config's only.
+	Limits AppLimitsFunc
 }
 
 // Manager holds the rooms of all apps. Rooms of different apps never meet:
@@ -48,10 +50,14 @@ type Manager struct {
 	media   MediaPlane
 	now     func() time.Time
 	log     *slog.Logger
+	// appLimits: Options.Limits (admin.go).
+	appLimits AppLimitsFunc
 
 	mu     sync.Mutex
 	apps   map[ids.AppID]map[ids.RoomID]*Room
 	closed bool
+	// closedApps are deleted apps whose joins are refused (admin.go).
+	closedApps map[ids.AppID]struct{}
 }
 
 // NewManager creates an empty manager. cfg's zero fields take defaults.
@@ -67,6 +73,8 @@ func NewManager(cfg Config, opts Options) (*Manager, error) {
 		now:     opts.Now,
 		log:     opts.Logger,
 		apps:    make(map[ids.AppID]map[ids.RoomID]*Room),
+
+		appLimits: opts.Limits,
 	}
 	if m.bans == nil {
 		m.bans = newMemBans()
@@ -118,12 +126,16 @@ func (m *Manager) Join(ctx context.Context, id Identity, roomID ids.RoomID, sink
 		return Joined{}, protocol.Errorf(protocol.CodeBanned, "user %s is banned from room %s until %s",
 			id.User, roomID, ban.Until.UTC().Format(time.RFC3339))
 	}
+	lim, err := m.limitsFor(ctx, id.App)
+	if err != nil {
+		return Joined{}, err
+	}
 	for {
-		r, err := m.roomFor(id.App, roomID)
+		r, err := m.roomFor(id.App, roomID, lim.rooms)
 		if err != nil {
 			return Joined{}, err
 		}
-		j, retry, err := r.join(id, sink)
+		j, retry, err := r.join(id, sink, lim.participants)
 		if retry {
 			continue // the room closed between lookup and join; a new one will be made
 		}
@@ -141,17 +153,20 @@ func validateIdentity(id Identity, roomID ids.RoomID) error {
 }
 
 // roomFor returns the open room, creating it within the app's room limit.
-func (m *Manager) roomFor(app ids.AppID, roomID ids.RoomID) (*Room, error) {
+func (m *Manager) roomFor(app ids.AppID, roomID ids.RoomID, maxRooms int) (*Room, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
 		return nil, protocol.Errorf(protocol.CodeGoingAway, "the server is shutting down")
 	}
+	if m.appClosedLocked(app) {
+		return nil, protocol.Errorf(protocol.CodeUnknownApp, "app %s was deleted", app)
+	}
 	rooms := m.apps[app]
 	if r, ok := rooms[roomID]; ok {
 		return r, nil
 	}
-	if len(rooms) >= m.cfg.MaxRoomsPerApp {
+	if len(rooms) >= maxRooms {
 		return nil, protocol.Errorf(protocol.CodeTooManyRooms, "app %s already has %d rooms, the limit", app, len(rooms))
 	}
 	if rooms == nil {
@@ -292,9 +307,10 @@ func (m *Manager) CloseRoom(app ids.AppID, roomID ids.RoomID, by ids.UserID, rea
 	return nil
 }
 
-// Shutdown refuses new joins and stops the rooms' timers, for a server that
-// is exiting: rooms are not closed one by one, and clients get no room
-// events (the server tells them it is going away).
+// Shutdown refuses new joins and ends every room, for a server that is
+// exiting: clients get no room events (the server tells them it is going
+// away), observers get each member's user_left (ReasonServerShutdown) and
+// each room's room_destroyed.
 func (m *Manager) Shutdown() {
 	m.mu.Lock()
 	m.closed = true
@@ -306,7 +322,7 @@ func (m *Manager) Shutdown() {
 	}
 	m.mu.Unlock()
 	for _, r := range rooms {
-		r.stopTimer()
+		r.shutdown() // observers see each room end (room.go)
 	}
 }
 

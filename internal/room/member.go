@@ -126,6 +126,7 @@ func (m *Member) Publish(tag ids.Tag, media protocol.MediaType) (protocol.Stream
 		return protocol.Stream{}, protocol.Errorf(protocol.CodeTooManyStreams, "you already publish %d streams, the limit", n)
 	}
 	st := &protocol.Stream{ID: sid, UserID: m.id.User, Tag: tag, Media: media}
+	r.applyLocksLocked(st) // admin.go
 	if r.m.media != nil {
 		// Announced by StreamLive when media arrives.
 		r.pending[sid] = &pendingStream{st: st, owner: m}
@@ -203,6 +204,9 @@ func (m *Member) Mute(tag ids.Tag, audioMuted, videoDisabled *bool) (protocol.St
 	if videoDisabled != nil && !st.Media.HasVideo() {
 		return protocol.Stream{}, protocol.Errorf(protocol.CodeInvalidField, "stream %s has no video to disable", st.ID)
 	}
+	if err := checkLocks(st, audioMuted, videoDisabled); err != nil { // admin.go
+		return protocol.Stream{}, err
+	}
 	changed := false
 	if audioMuted != nil && *audioMuted != st.AudioMuted {
 		st.AudioMuted, changed = *audioMuted, true
@@ -214,6 +218,22 @@ func (m *Member) Mute(tag ids.Tag, audioMuted, videoDisabled *bool) (protocol.St
 		m.room.emit(protocol.EvStreamStateChanged, &protocol.StreamEvent{Stream: *st}, m.id.User, nil)
 	}
 	return *st, nil
+}
+
+// Observer-only events of subscriptions (usage accounting counts subscribed
+// time). Only changes are emitted; the subscriptions that end because a
+// stream is unpublished or the member leaves are implied by
+// stream_unpublished and user_left, and get no event of their own.
+const (
+	EvSubscribed   = "subscribed"
+	EvUnsubscribed = "unsubscribed"
+)
+
+// SubscriptionEvent is the data of "subscribed" and "unsubscribed": the
+// streams whose subscription by User began or ended, in request order.
+type SubscriptionEvent struct {
+	User    ids.UserID     `json:"user_id"`
+	Streams []ids.StreamID `json:"streams"`
 }
 
 // Subscribe adds streams to the member's subscriptions, all or none, and
@@ -244,8 +264,15 @@ func (m *Member) Subscribe(streams []ids.StreamID) ([]ids.StreamID, error) {
 	if limit := m.room.m.cfg.MaxSubscriptions; len(m.subs)+added > limit {
 		return nil, protocol.Errorf(protocol.CodeTooManySubs, "subscribing to %d more streams would exceed the limit of %d", added, limit)
 	}
+	var fresh []ids.StreamID
 	for _, s := range streams {
-		m.subs[s] = struct{}{}
+		if _, ok := m.subs[s]; !ok {
+			m.subs[s] = struct{}{}
+			fresh = append(fresh, s)
+		}
+	}
+	if len(fresh) > 0 {
+		m.room.emitNobody(EvSubscribed, &SubscriptionEvent{User: m.id.User, Streams: fresh})
 	}
 	return m.subscriptionsLocked(), nil
 }
@@ -257,11 +284,18 @@ func (m *Member) Unsubscribe(streams []ids.StreamID) ([]ids.StreamID, error) {
 		return nil, err
 	}
 	defer m.unlock()
+	var gone []ids.StreamID
 	for _, s := range streams {
-		delete(m.subs, s)
+		if _, ok := m.subs[s]; ok {
+			delete(m.subs, s)
+			gone = append(gone, s)
+		}
 	}
 	if m.room.m.media != nil {
 		m.room.m.media.ViewerGone(m.room.app, m.room.id, m.id.User, streams)
+	}
+	if len(gone) > 0 {
+		m.room.emitNobody(EvUnsubscribed, &SubscriptionEvent{User: m.id.User, Streams: gone})
 	}
 	return m.subscriptionsLocked(), nil
 }

@@ -38,6 +38,8 @@ type Room struct {
 	// emptyGen tells a stale timer (the room filled up again) from a live one.
 	emptyTimer *time.Timer
 	emptyGen   uint64
+	// admin is what the app server imposed (admin.go); nil until then.
+	admin *adminState
 }
 
 func newRoom(m *Manager, app ids.AppID, id ids.RoomID) *Room {
@@ -96,14 +98,14 @@ func (r *Room) observe(ev *Event) {
 
 // join adds a member. retry is true when the room closed before the lock was
 // taken; the caller then looks the room up again.
-func (r *Room) join(id Identity, sink Sink) (j Joined, retry bool, err error) {
+func (r *Room) join(id Identity, sink Sink, maxParticipants int) (j Joined, retry bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
 		return Joined{}, true, nil
 	}
 	old := r.members[id.User]
-	if old == nil && len(r.members) >= r.m.cfg.MaxParticipants {
+	if old == nil && len(r.members) >= maxParticipants {
 		return Joined{}, false, protocol.Errorf(protocol.CodeRoomFull, "room %s has %d participants, the limit", r.id, len(r.members))
 	}
 	if !r.announced {
@@ -117,6 +119,7 @@ func (r *Room) join(id Identity, sink Sink) (j Joined, retry bool, err error) {
 		})
 	}
 	r.cancelEmptyTimerLocked()
+	id = r.applyOverridesLocked(id)
 	mem := &Member{
 		room:     r,
 		id:       id,
@@ -220,10 +223,41 @@ func (r *Room) cancelEmptyTimerLocked() {
 	}
 }
 
-func (r *Room) stopTimer() {
+// ReasonServerShutdown is the user_left reason observers (webhooks, usage)
+// see for members still in a room when the server stops. Clients never see
+// it: they are told the server is going away.
+const ReasonServerShutdown protocol.LeaveReason = "server_shutdown"
+
+// shutdown ends the room because the server is stopping. Rooms do not
+// survive a restart, so observers get the end of the story, as for a closed
+// room: each member's stream_unpublished and user_left (ReasonServerShutdown),
+// in join order, then room_destroyed. Participants get nothing (the
+// signalling layer has said goodbye) and their sinks are not told.
+func (r *Room) shutdown() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.cancelEmptyTimerLocked()
+	if r.closed {
+		return
+	}
+	r.closed = true
+	members := make([]*Member, 0, len(r.members))
+	for _, mem := range r.members {
+		members = append(members, mem)
+	}
+	sort.Slice(members, func(i, j int) bool {
+		a, b := members[i], members[j]
+		if !a.joinedAt.Equal(b.joinedAt) {
+			return a.joinedAt.Before(b.joinedAt)
+		}
+		return a.id.User < b.id.User
+	})
+	for _, mem := range members {
+		r.removeSilentlyLocked(mem, ReasonServerShutdown, "", []ids.UserID{})
+	}
+	if r.announced {
+		r.emitNobody(EvRoomDestroyed, nil)
+	}
 }
 
 func (r *Room) destroyIfStillEmpty(gen uint64) {

@@ -36,6 +36,8 @@ type mediaGlue struct {
 
 	mu      sync.Mutex
 	ingests map[media.Key]*room.Member // pseudo-participants of external encoders
+	// revoked refuses ingest URLs revoked through the REST API (apiglue.go).
+	revoked ingestRevocations
 }
 
 // urlBases are the scheme://host:port parts of media URLs.
@@ -95,6 +97,9 @@ func (g *mediaGlue) AdmitPush(ctx context.Context, t media.Target) (media.PushTi
 func (g *mediaGlue) admitIngest(ctx context.Context, grant auth.MediaGrant, expired bool) (media.PushTicket, error) {
 	key := media.Key{App: grant.App, Room: grant.Room, Stream: grant.Stream}
 	tk := media.PushTicket{Key: key, User: grant.User, Video: true, Audio: true}
+	if err := g.refuseRevoked(ctx, grant); err != nil { // apiglue.go
+		return tk, err
+	}
 	g.mu.Lock()
 	existing := g.ingests[key]
 	g.mu.Unlock()

@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/minirtc/minirtc/internal/api"
 	"github.com/minirtc/minirtc/internal/auth"
 	"github.com/minirtc/minirtc/internal/config"
 	"github.com/minirtc/minirtc/internal/media"
@@ -28,7 +29,8 @@ import (
 	"github.com/minirtc/minirtc/internal/room"
 	"github.com/minirtc/minirtc/internal/signal"
 	"github.com/minirtc/minirtc/internal/store"
-	"github.com/minirtc/minirtc/internal/store/sqlite"
+	"github.com/minirtc/minirtc/internal/usage"
+	"github.com/minirtc/minirtc/internal/webhook"
 )
 
 // Version is reported by /healthz; cmd/minirtc sets it from its build.
@@ -47,7 +49,12 @@ type Server struct {
 	rtmp    *rtmp.Server
 	flv     *flv.Handler
 	rtc     *webrtcGlue // nil when webrtc.enabled is off
+	api     *api.API    // apiglue.go
+	usage   *usage.Accountant
 	started time.Time
+
+	// webhooks records room events and delivers them (webhookglue.go).
+	webhooks *webhook.Dispatcher
 
 	httpSrv *http.Server
 	httpLn  net.Listener
@@ -71,7 +78,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	if log == nil {
 		log = slog.Default()
 	}
-	db, err := sqlite.Open(ctx, sqlite.DefaultPath(cfg.Data))
+	db, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -85,10 +92,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 
 func build(_ context.Context, cfg config.Config, log *slog.Logger, db store.Store) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, store: db, started: time.Now()}
+	var err error
+	if s.usage, err = newUsage(cfg, db, log); err != nil {
+		return nil, err
+	}
+	if s.webhooks, err = newWebhooks(cfg, db, log); err != nil {
+		return nil, err
+	}
 	apps := auth.NewCachedApps(db, 2*time.Second)
 	s.glue = &mediaGlue{verify: &auth.Verifier{Apps: apps}, apps: apps, log: log, now: time.Now, ingests: map[media.Key]*room.Member{}}
 	s.glue.ttl.push, s.glue.ttl.play = cfg.Media.PushURLTTL, cfg.Media.PlayURLTTL
-	rooms, err := room.NewManager(cfg.Room, room.Options{Bans: db, Logger: log, Media: s.glue})
+	rooms, err := room.NewManager(cfg.Room, room.Options{Bans: db, Logger: log, Media: s.glue, Limits: appLimits(apps),
+		Observer: chainObservers(s.usage.Observe, s.webhooks.Observe)})
 	if err != nil {
 		return nil, err
 	}
@@ -99,10 +114,14 @@ func build(_ context.Context, cfg config.Config, log *slog.Logger, db store.Stor
 		return nil, err
 	}
 	s.glue.hub = s.hub
+	if err := s.buildAPI(apps); err != nil {
+		return nil, err
+	}
 	s.rtmp = rtmp.New(s.hub, rtmp.Options{Logger: log, MaxConns: cfg.Media.RTMPMaxConns, HandshakeTimeout: cfg.Media.RTMPHandshakeTimeout})
 	s.flv = flv.New(s.hub, flv.Options{Logger: log, AllowOrigins: cfg.Media.AllowedOrigins})
 	s.metrics = metrics.New(rooms.Counts)
 	s.metrics.Registry.MustRegister(media.NewCollector(s.hub))
+	s.metrics.Registry.MustRegister(s.webhooks.Collectors()...)
 	deps := signal.Deps{
 		Rooms:   rooms,
 		Tokens:  &auth.Verifier{Apps: apps},
@@ -241,6 +260,8 @@ func (s *Server) Start() error {
 		}
 	}
 	s.log.Info("listening", attrs...)
+	s.usage.Start()
+	s.webhooks.Start()
 	return nil
 }
 
@@ -351,6 +372,10 @@ func (s *Server) shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("http: %w", err))
 		}
 	}
+	s.stopWebhooks(ctx) // after the rooms ended, before the store closes
+	if err := s.stopUsage(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	if err := s.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("store: %w", err))
 	}
@@ -363,6 +388,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /ws", s.signal)
 	mux.Handle("/flv/", s.flv)
 	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.Handle(api.Prefix+"/", s.api)
 	if s.cfg.Demo.Enabled {
 		s.mountDemo(mux)
 	}

@@ -27,6 +27,7 @@ type App struct {
 	// out survive a rotation.
 	PreviousSecret      string
 	PreviousSecretUntil time.Time // zero when there is no previous secret
+	Limits              AppLimits // appsettings.go; zero fields: the server's limits
 	CreatedAt           time.Time
 	UpdatedAt           time.Time
 }
@@ -121,5 +122,9 @@ type Store interface {
 	Apps
 	Reports
 	Bans
+	AppSettings
+	Ingests
+	Webhooks // webhooks.go
+	Usage    // usage.go
 	Close() error
 }

@@ -20,6 +20,9 @@ const (
 	EvGoingAway          = "server_going_away"
 	EvWebRTCOffer        = "webrtc_offer"
 	EvWebRTCClosed       = "webrtc_closed"
+	// Sent because the app server acted through the REST API.
+	EvParticipantUpdated = "participant_updated"
+	EvForceMute          = "force_mute"
 )
 
 // LeaveReason says why a user left a room.
@@ -95,4 +98,23 @@ type RoomClosedEvent struct {
 type GoingAwayEvent struct {
 	Reason       string `json:"reason"`
 	RetryAfterMs int64  `json:"retry_after_ms"`
+}
+
+// ParticipantUpdatedEvent is the data of "participant_updated": the app
+// server changed a participant's name, metadata or grants (REST API). The
+// participant itself receives it too, with its grants; others get it
+// without them.
+type ParticipantUpdatedEvent struct {
+	User Participant `json:"user"`
+}
+
+// ForceMuteEvent is the data of "force_mute", sent to a stream's owner only:
+// the app server muted or unmuted the stream (REST API) and the publisher
+// must now send silence / no picture, or may send again. Only the fields the
+// app server changed are present. Stream is the stream after the change; its
+// audio_locked / video_locked say whether the owner may unmute by itself.
+type ForceMuteEvent struct {
+	Stream        Stream `json:"stream"`
+	AudioMuted    *bool  `json:"audio_muted,omitempty"`
+	VideoDisabled *bool  `json:"video_disabled,omitempty"`
 }

@@ -41,4 +41,6 @@ var Events = []string{
 	EvGoingAway,
 	EvWebRTCOffer,
 	EvWebRTCClosed,
+	EvParticipantUpdated,
+	EvForceMute,
 }

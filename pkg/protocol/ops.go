@@ -60,6 +60,11 @@ type Stream struct {
 	// publisher still publishes, but sends silence / no picture.
 	AudioMuted    bool `json:"audio_muted"`
 	VideoDisabled bool `json:"video_disabled"`
+	// AudioLocked and VideoLocked are set while the app server keeps the
+	// audio muted / the video disabled (REST API): the owner cannot undo
+	// it with mute.
+	AudioLocked bool `json:"audio_locked,omitempty"`
+	VideoLocked bool `json:"video_locked,omitempty"`
 	// Video and Audio describe the media as it arrived at the server; they
 	// are set once the stream is live (absent in a publish response).
 	Video *VideoInfo `json:"video,omitempty"`

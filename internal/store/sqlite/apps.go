@@ -11,7 +11,7 @@ import (
 	"github.com/minirtc/minirtc/pkg/ids"
 )
 
-const appColumns = `id, name, secret, previous_secret, previous_secret_until, created_at, updated_at`
+const appColumns = `id, name, secret, previous_secret, previous_secret_until, created_at, updated_at, max_participants, max_rooms`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -21,7 +21,8 @@ func scanApp(s scanner) (store.App, error) {
 		until              sql.NullInt64
 		created, updatedAt int64
 	)
-	if err := s.Scan(&a.ID, &a.Name, &a.Secret, &a.PreviousSecret, &until, &created, &updatedAt); err != nil {
+	if err := s.Scan(&a.ID, &a.Name, &a.Secret, &a.PreviousSecret, &until, &created, &updatedAt,
+		&a.Limits.MaxParticipants, &a.Limits.MaxRooms); err != nil {
 		return store.App{}, err
 	}
 	a.PreviousSecretUntil = fromNullMillis(until)

@@ -34,7 +34,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"BansUpsertExpireDelete", testBans},
 		{"BansRejectInvalid", testBansInvalid},
 		{"AppsAreIsolated", testIsolation},
+		{"Webhooks", testWebhooks}, // webhooks.go
 	}
+	tests = append(tests, usageCases...) // usage.go
+	tests = append(tests, appSettingsCases...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
@@ -506,7 +509,8 @@ func testIsolation(t *testing.T, s store.Store) {
 
 func sameApp(a, b store.App) bool {
 	return a.ID == b.ID && a.Name == b.Name && a.Secret == b.Secret && a.PreviousSecret == b.PreviousSecret &&
-		a.PreviousSecretUntil.Equal(b.PreviousSecretUntil) && a.CreatedAt.Equal(b.CreatedAt) && a.UpdatedAt.Equal(b.UpdatedAt)
+		a.PreviousSecretUntil.Equal(b.PreviousSecretUntil) && a.CreatedAt.Equal(b.CreatedAt) && a.UpdatedAt.Equal(b.UpdatedAt) &&
+		a.Limits == b.Limits
 }
 
 func sameBan(a, b store.Ban) bool {
