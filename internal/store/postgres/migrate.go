@@ -4,64 +4,19 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/minirtc/minirtc/internal/store"
 )
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// migration is one schema step; versions run 1, 2, 3, ... with no gaps.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
+type migration = store.Migration
 
-// migrations is the list this binary knows, in order. Loading it at init
-// means a misnamed file fails every test at once rather than a user's upgrade.
-var migrations = mustLoadMigrations(migrationFiles)
-
-func mustLoadMigrations(fsys fs.FS) []migration {
-	ms, err := loadMigrations(fsys)
-	if err != nil {
-		panic(err) // a build defect, not a runtime condition
-	}
-	return ms
-}
-
-func loadMigrations(fsys fs.FS) ([]migration, error) {
-	names, err := fs.Glob(fsys, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, name := range names {
-		base := path.Base(name)
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration file %s: name must be NNNN_description.sql", name)
-		}
-		body, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(body)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migration %s: expected version %d; versions must run 1, 2, 3, ... without gaps or repeats", m.name, i+1)
-		}
-	}
-	return ms, nil
-}
+// migrations is the list this binary knows, in order.
+var migrations = store.MustLoadMigrations(migrationFiles)
 
 // latestVersion is the schema version this binary produces.
 func latestVersion() int { return len(migrations) }
@@ -126,13 +81,13 @@ func (d *DB) step(ctx context.Context, create bool) (done bool, err error) {
 	}
 	if current < latestVersion() {
 		m := migrations[current]
-		if _, err := tx.Exec(ctx, m.sql); err != nil {
-			return false, fmt.Errorf("migration %s: %w", m.name, err)
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
+			return false, fmt.Errorf("migration %s: %w", m.Name, err)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, now())`, m.version); err != nil {
-			return false, fmt.Errorf("migration %s: record: %w", m.name, err)
+		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, now())`, m.Version); err != nil {
+			return false, fmt.Errorf("migration %s: record: %w", m.Name, err)
 		}
-		current = m.version
+		current = m.Version
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return false, fmt.Errorf("migrate: commit: %w", err)

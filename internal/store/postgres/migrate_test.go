@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/minirtc/minirtc/internal/store"
 	"github.com/minirtc/minirtc/internal/store/pgtest"
 )
 
@@ -164,8 +165,8 @@ func TestFailedStepRollsBack(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	orig := migrations
 	t.Cleanup(func() { migrations = orig })
-	migrations = append(orig[:len(orig):len(orig)], migration{version: len(orig) + 1, name: "9999_broken.sql",
-		sql: `CREATE TABLE half_done (x INT); SELECT no_such_column FROM half_done;`})
+	migrations = append(orig[:len(orig):len(orig)], migration{Version: len(orig) + 1, Name: "9999_broken.sql",
+		SQL: `CREATE TABLE half_done (x INT); SELECT no_such_column FROM half_done;`})
 	d, err := Open(context.Background(), dsn)
 	if err == nil {
 		d.Close()
@@ -195,12 +196,12 @@ func TestLoadMigrationsRejectsBadSets(t *testing.T) {
 		"bad name": {"migrations/init.sql": {}},
 		"zero":     {"migrations/0000_a.sql": {}},
 	} {
-		if _, err := loadMigrations(fsys); err == nil {
+		if _, err := store.LoadMigrations(fsys); err == nil {
 			t.Errorf("%s: loadMigrations succeeded", name)
 		}
 	}
-	ms, err := loadMigrations(fstest.MapFS{"migrations/0002_b.sql": {Data: []byte("B")}, "migrations/0001_a.sql": {Data: []byte("A")}})
-	if err != nil || len(ms) != 2 || ms[0].sql != "A" || ms[1].version != 2 {
+	ms, err := store.LoadMigrations(fstest.MapFS{"migrations/0002_b.sql": {Data: []byte("B")}, "migrations/0001_a.sql": {Data: []byte("A")}})
+	if err != nil || len(ms) != 2 || ms[0].SQL != "A" || ms[1].Version != 2 {
 		t.Fatalf("loadMigrations = %+v, %v", ms, err)
 	}
 }

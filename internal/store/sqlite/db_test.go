@@ -179,12 +179,12 @@ func TestLoadMigrationsRejectsBadSets(t *testing.T) {
 		"bad name": {"migrations/init.sql": {}},
 		"zero":     {"migrations/0000_a.sql": {}},
 	} {
-		if _, err := loadMigrations(fsys); err == nil {
+		if _, err := store.LoadMigrations(fsys); err == nil {
 			t.Errorf("%s: loadMigrations succeeded", name)
 		}
 	}
-	ms, err := loadMigrations(fstest.MapFS{"migrations/0002_b.sql": {Data: []byte("B")}, "migrations/0001_a.sql": {Data: []byte("A")}})
-	if err != nil || len(ms) != 2 || ms[0].sql != "A" || ms[1].version != 2 {
+	ms, err := store.LoadMigrations(fstest.MapFS{"migrations/0002_b.sql": {Data: []byte("B")}, "migrations/0001_a.sql": {Data: []byte("A")}})
+	if err != nil || len(ms) != 2 || ms[0].SQL != "A" || ms[1].Version != 2 {
 		t.Fatalf("loadMigrations = %+v, %v", ms, err)
 	}
 }

@@ -5,63 +5,18 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/minirtc/minirtc/internal/store"
 )
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// migration is one schema step; versions run 1, 2, 3, ... with no gaps.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
+type migration = store.Migration
 
-// migrations is the list this binary knows, in order. Loading it at init
-// means a misnamed file fails every test at once rather than a user's upgrade.
-var migrations = mustLoadMigrations(migrationFiles)
-
-func mustLoadMigrations(fsys fs.FS) []migration {
-	ms, err := loadMigrations(fsys)
-	if err != nil {
-		panic(err) // a build defect, not a runtime condition
-	}
-	return ms
-}
-
-func loadMigrations(fsys fs.FS) ([]migration, error) {
-	names, err := fs.Glob(fsys, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, name := range names {
-		base := path.Base(name)
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration file %s: name must be NNNN_description.sql", name)
-		}
-		body, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(body)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migration %s: expected version %d; versions must run 1, 2, 3, ... without gaps or repeats", m.name, i+1)
-		}
-	}
-	return ms, nil
-}
+// migrations is the list this binary knows, in order.
+var migrations = store.MustLoadMigrations(migrationFiles)
 
 // latestVersion is the schema version this binary produces.
 func latestVersion() int { return len(migrations) }
@@ -103,7 +58,7 @@ func (d *DB) checkNotNewer(v int) error {
 func (d *DB) apply(ctx context.Context, m migration) error {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("migration %s: begin: %w", m.name, err)
+		return fmt.Errorf("migration %s: begin: %w", m.Name, err)
 	}
 	defer tx.Rollback() // no-op after Commit
 
@@ -115,18 +70,18 @@ func (d *DB) apply(ctx context.Context, m migration) error {
 	if err := d.checkNotNewer(current); err != nil {
 		return err
 	}
-	if current >= m.version {
+	if current >= m.Version {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-		return fmt.Errorf("migration %s: %w", m.name, err)
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+		return fmt.Errorf("migration %s: %w", m.Name, err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
-		m.version, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
-		return fmt.Errorf("migration %s: record: %w", m.name, err)
+		m.Version, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
+		return fmt.Errorf("migration %s: record: %w", m.Name, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("migration %s: commit: %w", m.name, err)
+		return fmt.Errorf("migration %s: commit: %w", m.Name, err)
 	}
 	return nil
 }
