@@ -153,6 +153,7 @@ func printBanner(ctx context.Context, w io.Writer, srv *server.Server) {
 	if cfg.TLS.Enabled() {
 		scheme = "https"
 	}
+	fmt.Fprintf(w, "  rest api    %s://%s/api/v1  (app servers; docs/api.md)\n", scheme, base)
 	fmt.Fprintf(w, "  health      %s://%s/healthz\n", scheme, base)
 	fmt.Fprintf(w, "  metrics     %s://%s/metrics\n", scheme, base)
 	if cfg.Demo.Enabled {
@@ -163,6 +164,11 @@ func printBanner(ctx context.Context, w io.Writer, srv *server.Server) {
 		fmt.Fprintf(w, "  demo        %s://%s/demo/  (browser: camera, mic, screen; %s)\n", scheme, base, note)
 	}
 	fmt.Fprintf(w, "  data        %s\n", cfg.Data)
+	store := "--data " + cfg.Data
+	if cfg.Store.Driver == config.StorePostgres {
+		// The DSN holds a password: point at the variable, never print it.
+		store = `--store-driver postgres --store-dsn "$MINIRTC_STORE_DSN"`
+	}
 	appID := ""
 	if app := srv.DevApp; app != nil {
 		appID = string(app.ID)
@@ -171,11 +177,11 @@ func printBanner(ctx context.Context, w io.Writer, srv *server.Server) {
 		fmt.Fprintf(w, "  app secret  %s\n", app.Secret)
 	} else if apps, err := srv.Store().ListApps(ctx); err == nil && len(apps) > 0 {
 		appID = string(apps[0].ID)
-		fmt.Fprintf(w, "\nApps: %d (list them with: %s app list --data %s)\n", len(apps), self, cfg.Data)
+		fmt.Fprintf(w, "\nApps: %d (list them with: %s app list %s)\n", len(apps), self, store)
 	}
 	if appID != "" {
 		fmt.Fprintf(w, "\nJoin room \"demo\" as alice:\n")
-		fmt.Fprintf(w, "  TOKEN=$(%s token create --data %s --app %s --user alice --room demo | tail -n1)\n", self, cfg.Data, appID)
+		fmt.Fprintf(w, "  TOKEN=$(%s token create %s --app %s --user alice --room demo | tail -n1)\n", self, store, appID)
 		fmt.Fprintf(w, "  %s --url %s --room demo --token \"$TOKEN\"\n", joinCommand(self), srv.WebSocketURL())
 		fmt.Fprintf(w, "\nPush a test pattern into room \"demo\" as bob, then watch it:\n")
 		// The URL commands read host and ports from the config and MINIRTC_*
@@ -184,9 +190,12 @@ func printBanner(ctx context.Context, w io.Writer, srv *server.Server) {
 		if r, f := server.MediaBases(envConfig()); r != rtmpBase || f != flvBase {
 			baseFlags = fmt.Sprintf(" --rtmp-base %s --flv-base %s", rtmpBase, flvBase)
 		}
-		fmt.Fprintf(w, "  URL=$(%s ingest create --data %s --app %s --room demo --user bob%s --field url)\n", self, cfg.Data, appID, baseFlags)
+		fmt.Fprintf(w, "  URL=$(%s ingest create %s --app %s --room demo --user bob%s --field url)\n", self, store, appID, baseFlags)
 		fmt.Fprintf(w, "  ffmpeg -re -f lavfi -i testsrc=size=640x360:rate=25 -f lavfi -i sine=sample_rate=48000 -c:v libx264 -pix_fmt yuv420p -profile:v baseline -tune zerolatency -g 50 -c:a aac -ac 1 -f flv \"$URL\"\n")
-		fmt.Fprintf(w, "  ffplay \"$(%s url play --data %s --app %s --room demo --stream bob_main%s --field flv)\"\n", self, cfg.Data, appID, baseFlags)
+		fmt.Fprintf(w, "  ffplay \"$(%s url play %s --app %s --room demo --stream bob_main%s --field flv)\"\n", self, store, appID, baseFlags)
+		fmt.Fprintf(w, "\nCall the REST API as your app server would:\n")
+		fmt.Fprintf(w, "  ADMIN=$(%s token create %s --app %s --user app-server --grants admin | tail -n1)\n", self, store, appID)
+		fmt.Fprintf(w, "  curl -H \"Authorization: Bearer $ADMIN\" %s://%s/api/v1/apps/%s/rooms\n", scheme, base, appID)
 	}
 	fmt.Fprintf(w, "\nPress Ctrl-C to stop.\n\n")
 }
