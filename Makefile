@@ -21,6 +21,16 @@ build:
 	  $$GO build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/minirtc && \
 	  $$GO build -o bin/minirtc-join ./examples/join
 
+# Build and run the example app server (examples/app-server) on
+# http://127.0.0.1:8080 against a local `make run` server started in another
+# terminal; the app id and secret are read from $(DATA) unless
+# MINIRTC_APP_ID and MINIRTC_APP_SECRET are set.
+.PHONY: app-server
+app-server: build
+	@GO=$$(scripts/deps.sh build | tail -n1) && \
+	  $$GO build -o bin/minirtc-app-server ./examples/app-server && \
+	  DATA=$(DATA) examples/app-server/run.sh
+
 # Every test: formatting, vet, unit and integration tests with the race
 # detector and goroutine-leak checks.
 test:

@@ -1,7 +1,8 @@
 // Package api is minirtc's REST API for app servers and operators, under
 // /api/v1 on the HTTP port: apps and their secrets, tokens, rooms,
-// participants, streams, room attributes and messages, quality reports and
-// ingest URLs. docs/openapi.yaml describes every route, request and
+// participants, streams, room attributes and messages, quality reports,
+// ingest URLs, webhook settings and deliveries, and usage figures.
+// docs/openapi.yaml describes every route, request and
 // response; docs/api.md explains authentication, errors and limits.
 //
 // Requests and responses are JSON. Bodies are at most MaxBodyBytes; unknown
@@ -68,6 +69,8 @@ type Store interface {
 	store.Reports
 	store.Bans
 	store.Ingests
+	store.Webhooks // webhooks.go
+	store.Usage    // usage.go
 }
 
 // Media is the media plane as the API needs it.

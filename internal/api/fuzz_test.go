@@ -22,6 +22,7 @@ var requestTypes = []func() any{
 	func() any { return new(deleteAttributesRequest) },
 	func() any { return new(messageRequest) },
 	func() any { return new(ingestRequest) },
+	func() any { return new(putWebhookRequest) },
 }
 
 // FuzzDecodeJSON feeds arbitrary bodies to the decoder of every request

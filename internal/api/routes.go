@@ -34,6 +34,11 @@ func (a *API) table() []route {
 		{"POST", "/apps/{app}/rooms/{room}/messages", inApp, a.sendMessage},
 
 		{"GET", "/apps/{app}/reports", inApp, a.queryReports},
+		{"GET", "/apps/{app}/usage", inApp, a.queryUsage},
+
+		{"GET", "/apps/{app}/webhook", inApp, a.getWebhook},
+		{"PUT", "/apps/{app}/webhook", inApp, a.putWebhook},
+		{"GET", "/apps/{app}/webhook/deliveries", inApp, a.listWebhookDeliveries},
 
 		{"GET", "/apps/{app}/ingests", inApp, a.listIngests},
 		{"POST", "/apps/{app}/ingests", inApp, a.createIngest},

@@ -374,6 +374,10 @@ type WebhookDeliveryQuery struct {
 	State WebhookDeliveryState // optional
 	Type  string               // optional event type
 	URL   string               // optional exact URL
+	// From and To, when set, keep only deliveries whose event happened
+	// (Event.At) at or after From and before To. Stores compare whole
+	// milliseconds.
+	From, To time.Time
 	// BeforeID, when > 0, returns only deliveries with a lower ID: pass the
 	// last ID of a page to get the next one.
 	BeforeID int64
@@ -400,6 +404,10 @@ func (q WebhookDeliveryQuery) Validate() error {
 	}
 	if q.BeforeID < 0 {
 		return fmt.Errorf("webhook delivery query: before id must not be negative, got %d", q.BeforeID)
+	}
+	if !q.From.IsZero() && !q.To.IsZero() && !q.From.Before(q.To) {
+		return fmt.Errorf("webhook delivery query: from (%s) must be before to (%s)",
+			q.From.UTC().Format(time.RFC3339Nano), q.To.UTC().Format(time.RFC3339Nano))
 	}
 	return nil
 }

@@ -94,6 +94,9 @@ type Client struct {
 	// goingAway: the server announced a shutdown; reconnect after this.
 	goingAwaySet bool
 	goingAway    time.Duration
+	// locks: what the app server keeps off on our WebRTC publications
+	// (force_mute, forcemute.go), by stream id.
+	locks map[ids.StreamID]*mediaLock
 	// done: shutdown happened; requests fail with doneErr.
 	done    bool
 	doneErr error

@@ -20,4 +20,15 @@
 // drained — after Leave, Close, being kicked (or replaced by the same user
 // joining elsewhere), the room being closed, or a rejoin refused for a token
 // reason.
+//
+// The app server may change a participant through the REST API
+// (docs/api.md); the events arrive like any other, to be decoded by the
+// application: participant_updated (protocol.ParticipantUpdatedEvent) and,
+// for the owner of a stream, force_mute (protocol.ForceMuteEvent), which
+// must be obeyed. A WebRTCPublication obeys by itself: while the app server
+// keeps its audio muted WriteAudio sends Opus silence instead, while it
+// keeps its video off WriteVideo sends nothing, then resumes at a keyframe
+// (WebRTCPublication.Locked tells which). A stream pushed over RTMP to the
+// URL of PublishURL comes from the caller's own encoder: the caller must
+// mute it on force_mute, or the app server will kick the participant.
 package client

@@ -136,6 +136,10 @@ func (c *Client) handleEvent(cn *conn, f protocol.Frame) bool {
 			err = fmt.Errorf("%w: %s", ErrRoomClosed, ev.Reason)
 		}
 		c.setFinalLocked(err)
+	case protocol.EvForceMute:
+		// Before delivery: a WebRTCPublication complies at once, whoever
+		// reads the events.
+		c.forceMuteLocked(f.Data)
 	case protocol.EvWebRTCOffer:
 		var ev protocol.WebRTCOfferEvent
 		if json.Unmarshal(f.Data, &ev) == nil {

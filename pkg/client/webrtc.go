@@ -94,9 +94,13 @@ func localDescription(ctx context.Context, pc *webrtc.PeerConnection, d webrtc.S
 // WriteVideo and WriteAudio (or PublishFiles), then Close.
 type WebRTCPublication struct {
 	Stream protocol.Stream
+	c      *Client
 	pc     *webrtc.PeerConnection
 	video  *webrtc.TrackLocalStaticSample
 	audio  *webrtc.TrackLocalStaticSample
+	vp8    bool
+	// lock: what the app server keeps off (force_mute); the writes obey it.
+	lock *mediaLock
 }
 
 // PublishWebRTC publishes a stream with tag over WebRTC: it offers an H.264
@@ -107,12 +111,15 @@ func (c *Client) PublishWebRTC(ctx context.Context, tag ids.Tag, media protocol.
 	if err != nil {
 		return nil, err
 	}
-	p := &WebRTCPublication{pc: pc}
+	sid := string(ids.Stream(c.Joined().Self.UserID, tag.OrDefault()))
+	// Registered before asking, so that a force_mute that follows the
+	// answer at once is not missed.
+	p := &WebRTCPublication{c: c, pc: pc, vp8: o.VP8, lock: c.trackLock(ids.StreamID(sid))}
 	fail := func(err error) (*WebRTCPublication, error) {
+		c.untrackLock(ids.StreamID(sid), p.lock)
 		_ = pc.Close()
 		return nil, err
 	}
-	sid := string(ids.Stream(c.Joined().Self.UserID, tag.OrDefault()))
 	if media != protocol.MediaAudio {
 		mime := webrtc.MimeTypeH264
 		if o.VP8 {
@@ -151,6 +158,9 @@ func (c *Client) PublishWebRTC(ctx context.Context, tag ids.Tag, media protocol.
 		return fail(fmt.Errorf("client: applying the server's answer: %w", err))
 	}
 	p.Stream = resp.Stream
+	// The app server's lock outlives the stream: published again, it comes
+	// back muted (docs/api.md).
+	p.lock.answer(resp.Stream.AudioLocked, resp.Stream.VideoLocked)
 	return p, nil
 }
 
@@ -160,25 +170,43 @@ func (p *WebRTCPublication) Connected(ctx context.Context) error {
 }
 
 // WriteVideo sends one H.264 access unit in Annex-B form (or one VP8
-// frame, with WebRTCOptions.VP8) lasting d.
+// frame, with WebRTCOptions.VP8) lasting d. While the app server keeps the
+// video off (Locked) it sends nothing and returns nil; after the unlock it
+// sends again from the next keyframe on.
 func (p *WebRTCPublication) WriteVideo(annexB []byte, d time.Duration) error {
 	if p.video == nil {
 		return errors.New("client: this publication has no video")
 	}
-	return p.video.WriteSample(mediaSample(annexB, d))
+	send, dropped := p.lock.videoFrame(isKeyframe(annexB, p.vp8))
+	if !send {
+		return nil
+	}
+	s := mediaSample(annexB, d)
+	s.PrevDroppedPackets = dropped
+	return p.video.WriteSample(s)
 }
 
-// WriteAudio sends one Opus packet lasting d.
+// WriteAudio sends one Opus packet lasting d. While the app server keeps
+// the audio muted (Locked) it sends an Opus packet of silence of the same
+// duration instead (nothing, for a duration Opus cannot make).
 func (p *WebRTCPublication) WriteAudio(opus []byte, d time.Duration) error {
 	if p.audio == nil {
 		return errors.New("client: this publication has no audio")
+	}
+	if muted, _ := p.lock.get(); muted {
+		if opus = opusSilence(d); opus == nil {
+			return nil
+		}
 	}
 	return p.audio.WriteSample(mediaSample(opus, d))
 }
 
 // Close ends the peer connection; the server ends the push (the stream
 // stays published for the unpublish grace, like a dropped RTMP push).
-func (p *WebRTCPublication) Close() error { return p.pc.Close() }
+func (p *WebRTCPublication) Close() error {
+	p.c.untrackLock(p.Stream.ID, p.lock)
+	return p.pc.Close()
+}
 
 func waitConnected(ctx context.Context, pc *webrtc.PeerConnection) error {
 	for {

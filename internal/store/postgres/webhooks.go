@@ -399,6 +399,12 @@ func (d *DB) ListWebhookDeliveries(ctx context.Context, q store.WebhookDeliveryQ
 	if q.URL != "" {
 		add("d.url =", q.URL)
 	}
+	if !q.From.IsZero() {
+		add("e.at >=", ms(q.From))
+	}
+	if !q.To.IsZero() {
+		add("e.at <", ms(q.To))
+	}
 	if q.BeforeID > 0 {
 		add("d.id <", q.BeforeID)
 	}

@@ -33,6 +33,7 @@ func testWebhooks(t *testing.T, s store.Store) {
 		{"GiveUpUnblocksQueue", testWebhookGiveUp},
 		{"RemovedURLFailsPending", testWebhookURLRemoved},
 		{"ListFiltersPagingCounts", testWebhookList},
+		{"ListByEventTime", testWebhookListByTime}, // webhooks_time.go
 		{"PurgeKeepsPendingAndSequences", testWebhookPurge},
 		{"AppsAreIsolated", testWebhookIsolation},
 	} {

@@ -404,10 +404,13 @@ var MiniRTC = (() => {
   };
 
   // src/local-media.ts
+  var PERMISSION_DENIED = 2006;
   var LocalMedia = class {
     constructor(ctx) {
       this.ctx = ctx;
       this.entries = /* @__PURE__ */ new Map();
+      // The user's choices (openMic/closeMic ...). What a track does is the
+      // choice unless the app server locked the stream (force_mute).
       this.cameraOn = true;
       this.micOn = true;
     }
@@ -428,7 +431,9 @@ var MiniRTC = (() => {
         republishing: null,
         republishedAt: [],
         unwatch: () => {
-        }
+        },
+        audioLocked: false,
+        videoLocked: false
       };
       if (this.entries.has(tag) || !this.ctx.isJoined()) {
         if (entry.owned) stopTracks(entry.stream);
@@ -454,12 +459,56 @@ var MiniRTC = (() => {
       await this.ctx.request("unpublish", { tag: t });
     }
     async setCamera(on) {
+      if (on) this.refuseLocked("video", "openCamera");
       this.cameraOn = on;
       await this.sendMute("video", { video_disabled: !on });
     }
     async setMic(on) {
+      if (on) this.refuseLocked("audio", "openMic");
       this.micOn = on;
       await this.sendMute("audio", { audio_muted: !on });
+    }
+    /** True while the app server keeps the microphone (camera) of one of your camera streams off. */
+    locked(kind) {
+      for (const e of this.entries.values()) if (e.source !== "screen" && (kind === "audio" ? e.audioLocked : e.videoLocked)) return true;
+      return false;
+    }
+    /**
+     * force_mute (docs/protocol.md): the app server muted or unmuted one of our
+     * streams. Comply at once: a disabled track sends silence / black frames.
+     * After an unmute the track comes back only if the user had not turned the
+     * device off; if they had, the server (which just unmuted the stream) is
+     * told the user's choice again. Returns the forceMute event, or null for a
+     * stream we do not publish.
+     */
+    onForceMute(d) {
+      let entry;
+      for (const e of this.entries.values()) if (e.streamId === d.stream.id) entry = e;
+      if (!entry) return null;
+      entry.audioLocked = !!d.stream.audio_locked;
+      entry.videoLocked = !!d.stream.video_locked;
+      this.applyDevices(entry);
+      const restore = {};
+      if (entry.source !== "screen") {
+        if (d.audio_muted === false && !this.micOn) restore.audio_muted = true;
+        if (d.video_disabled === false && !this.cameraOn) restore.video_disabled = true;
+      }
+      if (Object.keys(restore).length && this.ctx.isJoined()) {
+        this.ctx.request("mute", { tag: entry.tag, ...restore }).catch((err) => this.ctx.emit("error", err));
+      }
+      const out = { streamId: entry.streamId, tag: entry.tag, audioLocked: entry.audioLocked, videoLocked: entry.videoLocked };
+      if (typeof d.audio_muted === "boolean") out.audioMuted = d.audio_muted;
+      if (typeof d.video_disabled === "boolean") out.videoDisabled = d.video_disabled;
+      return out;
+    }
+    /**
+     * The app server took the publish grant away: it has unpublished our
+     * streams already (stream_unpublished came first). Close the peer
+     * connections, release the devices, and forget the streams so that nothing
+     * publishes them again.
+     */
+    onPublishRevoked() {
+      this.clear();
     }
     localStream(tag) {
       const e = this.entries.get(tag);
@@ -492,6 +541,7 @@ var MiniRTC = (() => {
         } catch (err) {
           if (!isCode(err, 3005)) throw err;
         }
+        if (this.entries.get(tag) !== entry) return;
         await this.start(entry);
         this.ctx.emit("streamRepublished", { ...ids(entry), reason });
       })().catch((err) => {
@@ -532,6 +582,9 @@ var MiniRTC = (() => {
         const data = await publisher.start();
         published = true;
         entry.streamId = data.stream.id;
+        entry.audioLocked = !!data.stream.audio_locked;
+        entry.videoLocked = !!data.stream.video_locked;
+        this.applyDevices(entry);
         const mute = {};
         if (entry.source !== "screen" && hasVideo(entry.mediaType) && !this.cameraOn) mute.video_disabled = true;
         if (entry.source !== "screen" && hasAudio(entry.mediaType) && !this.micOn) mute.audio_muted = true;
@@ -554,12 +607,26 @@ var MiniRTC = (() => {
       if (entry.owned) stopTracks(entry.stream);
     }
     // The camera and microphone switches act on what the camera (or your own
-    // stream) sends, not on a screen share. A disabled track sends black
-    // frames / silence, so players keep running and the switch is instant.
+    // stream) sends, not on a screen share; the app server's locks act on
+    // every stream. A disabled track sends black frames / silence, so players
+    // keep running and the switch is instant.
     applyDevices(entry) {
-      if (entry.source === "screen") return;
-      for (const t of entry.stream.getVideoTracks()) t.enabled = this.cameraOn;
-      for (const t of entry.stream.getAudioTracks()) t.enabled = this.micOn;
+      if (entry.source === "screen") {
+        if (entry.videoLocked || entry.lockedBefore?.video) for (const t of entry.stream.getVideoTracks()) t.enabled = !entry.videoLocked;
+        if (entry.audioLocked || entry.lockedBefore?.audio) for (const t of entry.stream.getAudioTracks()) t.enabled = !entry.audioLocked;
+        entry.lockedBefore = { audio: entry.audioLocked, video: entry.videoLocked };
+        return;
+      }
+      for (const t of entry.stream.getVideoTracks()) t.enabled = this.cameraOn && !entry.videoLocked;
+      for (const t of entry.stream.getAudioTracks()) t.enabled = this.micOn && !entry.audioLocked;
+    }
+    // Unmuting what the app server muted is refused, as the server would
+    // (2006), and changes nothing: the user's choice stays as it was.
+    refuseLocked(kind, op) {
+      for (const e of this.entries.values()) {
+        if (e.source === "screen" || !(kind === "audio" ? e.audioLocked : e.videoLocked)) continue;
+        throw new MiniRTCError(PERMISSION_DENIED, op + ": the app server muted the " + kind + " of stream " + e.streamId + " (" + kind + "Locked); it must unmute it first");
+      }
     }
     async sendMute(kind, fields) {
       const jobs = [];
@@ -780,6 +847,11 @@ var MiniRTC = (() => {
       this.drop(streamId, fail(ErrorCode.UNKNOWN_STREAM, streamId + " was unpublished"));
       this.localMuted.delete(streamId);
     }
+    /** The app server took the subscribe grant away: the server ended every subscription. */
+    onSubscribeRevoked() {
+      const why = new MiniRTCError(2006, "permission denied: the app server took the subscribe grant away");
+      for (const id of Array.from(this.subs.keys())) this.drop(id, why);
+    }
     clear() {
       this.closeDownlink();
       for (const id of Array.from(this.subs.keys())) this.drop(id, fail(ErrorCode.SESSION_ENDED, "the session ended"));
@@ -855,7 +927,9 @@ var MiniRTC = (() => {
       tag: s.tag,
       mediaType: s.media,
       audioMuted: !!s.audio_muted,
-      videoDisabled: !!s.video_disabled
+      videoDisabled: !!s.video_disabled,
+      audioLocked: !!s.audio_locked,
+      videoLocked: !!s.video_locked
     };
     if (s.video) {
       out.video = { codec: s.video.codec, width: s.video.width, height: s.video.height };
@@ -922,6 +996,12 @@ var MiniRTC = (() => {
           const stream = toStream(d.stream);
           this.streams.delete(stream.id);
           return ["streamUnpublished", stream];
+        }
+        case "participant_updated": {
+          const user = toUser(d.user);
+          if (this.self && user.userId === this.self.userId) this.self = user;
+          else if (this.users.has(user.userId)) this.users.set(user.userId, user);
+          return ["participantUpdated", copy(user)];
         }
         case "attributes_changed": {
           const set = d.set || {};
@@ -1606,11 +1686,21 @@ var MiniRTC = (() => {
     closeMic() {
       return this.local.setMic(false);
     }
+    /** False while you closed the camera, or the app server keeps it off. */
     isCameraOpen() {
-      return this.local.cameraOn;
+      return this.local.cameraOn && !this.local.locked("video");
     }
+    /** False while you closed the microphone, or the app server keeps it muted. */
     isMicOpen() {
-      return this.local.micOn;
+      return this.local.micOn && !this.local.locked("audio");
+    }
+    /** True while the app server keeps your camera off (force_mute): openCamera() fails with 2006. */
+    isCameraLocked() {
+      return this.local.locked("video");
+    }
+    /** True while the app server keeps your microphone muted (force_mute): openMic() fails with 2006. */
+    isMicLocked() {
+      return this.local.locked("audio");
     }
     /** Your published stream of tag (default 'main'), with the MediaStream it sends. */
     getLocalStream(tag = "main") {
@@ -1753,6 +1843,12 @@ var MiniRTC = (() => {
         }
         return;
       }
+      if (name === "force_mute") {
+        const out2 = this.local.onForceMute(data);
+        if (out2) this.emit("forceMute", out2);
+        return;
+      }
+      if (name === "participant_updated") this.onParticipantUpdated(data);
       if (name === "stream_unpublished") {
         const s = data.stream;
         this.remote.onStreamGone(s.id);
@@ -1763,6 +1859,18 @@ var MiniRTC = (() => {
       const out = this.state.apply(name, data);
       const own = !!data.stream && this.state.isOwn(data.stream);
       if (out && !own) this.emit(out[0], out[1]);
+    }
+    // A grant the app server took from us is gone on the server already
+    // (protocol.md participant_updated): our streams were unpublished, our
+    // subscriptions ended. Close what is left on this side to match.
+    onParticipantUpdated(ev) {
+      const self = this.state.self;
+      const grants = ev.user && ev.user.grants;
+      if (!self || !grants || ev.user.user_id !== self.userId) return;
+      const had = self.grants || [];
+      const lost = (g) => had.includes(g) && !grants.includes(g);
+      if (lost("publish")) this.local.onPublishRevoked();
+      if (lost("subscribe")) this.remote.onSubscribeRevoked();
     }
     onWebRTCClosed(ev) {
       if (ev.target === DOWNLINK) this.remote.onClosed(ev.reason || "");
@@ -1850,6 +1958,8 @@ var MiniRTC = (() => {
     STREAM_REPUBLISHED: "streamRepublished",
     STREAM_RESUBSCRIBED: "streamResubscribed",
     LOCAL_STREAM_ENDED: "localStreamEnded",
+    PARTICIPANT_UPDATED: "participantUpdated",
+    FORCE_MUTE: "forceMute",
     ERROR: "error"
   };
   return __toCommonJS(index_exports);

@@ -2,7 +2,9 @@ import type { ClientContext, ResolvedOptions } from './context';
 import { Emitter } from './emitter';
 import { ErrorCode, MiniRTCError, fail } from './errors';
 import { LocalMedia } from './local-media';
-import type { JoinData, WebRTCClosedEvent, WebRTCOfferEvent, WireICEServer, WireStream } from './protocol';
+import type {
+  ForceMuteData, JoinData, ParticipantUpdatedData, WebRTCClosedEvent, WebRTCOfferEvent, WireICEServer, WireStream,
+} from './protocol';
 import { DOWNLINK } from './protocol';
 import { RemoteMedia } from './remote-media';
 import { RoomState, copy } from './room-state';
@@ -115,12 +117,24 @@ export class RTCClient extends Emitter<ClientEvents> {
     return this.local.setMic(false);
   }
 
+  /** False while you closed the camera, or the app server keeps it off. */
   isCameraOpen(): boolean {
-    return this.local.cameraOn;
+    return this.local.cameraOn && !this.local.locked('video');
   }
 
+  /** False while you closed the microphone, or the app server keeps it muted. */
   isMicOpen(): boolean {
-    return this.local.micOn;
+    return this.local.micOn && !this.local.locked('audio');
+  }
+
+  /** True while the app server keeps your camera off (force_mute): openCamera() fails with 2006. */
+  isCameraLocked(): boolean {
+    return this.local.locked('video');
+  }
+
+  /** True while the app server keeps your microphone muted (force_mute): openMic() fails with 2006. */
+  isMicLocked(): boolean {
+    return this.local.locked('audio');
   }
 
   /** Your published stream of tag (default 'main'), with the MediaStream it sends. */
@@ -298,6 +312,14 @@ export class RTCClient extends Emitter<ClientEvents> {
       }
       return;
     }
+    if (name === 'force_mute') {
+      // Sent to the owner only; the stream_state_changed that follows is
+      // for everyone else's view.
+      const out = this.local.onForceMute(data as unknown as ForceMuteData);
+      if (out) this.emit('forceMute', out);
+      return;
+    }
+    if (name === 'participant_updated') this.onParticipantUpdated(data as unknown as ParticipantUpdatedData);
     if (name === 'stream_unpublished') {
       const s = data.stream as WireStream;
       this.remote.onStreamGone(s.id);
@@ -310,6 +332,19 @@ export class RTCClient extends Emitter<ClientEvents> {
     // events of the API are about remote streams.
     const own = !!data.stream && this.state.isOwn(data.stream as WireStream);
     if (out && !own) this.emit(out[0], out[1] as never);
+  }
+
+  // A grant the app server took from us is gone on the server already
+  // (protocol.md participant_updated): our streams were unpublished, our
+  // subscriptions ended. Close what is left on this side to match.
+  private onParticipantUpdated(ev: ParticipantUpdatedData): void {
+    const self = this.state.self;
+    const grants = ev.user && ev.user.grants;
+    if (!self || !grants || ev.user.user_id !== self.userId) return;
+    const had = self.grants || [];
+    const lost = (g: string): boolean => had.includes(g) && !grants.includes(g);
+    if (lost('publish')) this.local.onPublishRevoked();
+    if (lost('subscribe')) this.remote.onSubscribeRevoked();
   }
 
   private onWebRTCClosed(ev: WebRTCClosedEvent): void {

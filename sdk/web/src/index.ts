@@ -26,5 +26,7 @@ export const Events = {
   STREAM_REPUBLISHED: 'streamRepublished',
   STREAM_RESUBSCRIBED: 'streamResubscribed',
   LOCAL_STREAM_ENDED: 'localStreamEnded',
+  PARTICIPANT_UPDATED: 'participantUpdated',
+  FORCE_MUTE: 'forceMute',
   ERROR: 'error',
 } as const;

@@ -1,9 +1,9 @@
 import { capture, hasAudio, hasVideo, stopTracks, type Captured } from './capture';
 import { allowRetry, type ClientContext } from './context';
 import { ErrorCode, MiniRTCError, fail, isCode } from './errors';
-import type { MediaType } from './protocol';
+import type { ForceMuteData, MediaType } from './protocol';
 import { Publisher } from './publisher';
-import type { LocalStream, PublishOptions } from './types';
+import type { ForceMuteEvent, LocalStream, PublishOptions } from './types';
 import { requireId, requireOneOf } from './validate';
 
 interface Entry extends Captured {
@@ -14,12 +14,26 @@ interface Entry extends Captured {
   republishing: Promise<void> | null;
   republishedAt: number[];
   unwatch: () => void;
+  /** The app server keeps this stream's audio / video off (force_mute). */
+  audioLocked: boolean;
+  videoLocked: boolean;
+  /** A screen share's locks as last applied: its tracks are touched only on a lock or an unlock. */
+  lockedBefore?: { audio: boolean; video: boolean };
 }
+
+/**
+ * The server's code for a refused permission, also for unmuting what the app
+ * server muted (docs/protocol.md "mute"). The SDK refuses such an unmute with
+ * it before asking.
+ */
+const PERMISSION_DENIED = 2006;
 
 // Your own streams: capture, one Publisher per tag, camera and microphone
 // switches, and publishing again when the server loses a stream.
 export class LocalMedia {
   readonly entries = new Map<string, Entry>();
+  // The user's choices (openMic/closeMic ...). What a track does is the
+  // choice unless the app server locked the stream (force_mute).
   cameraOn = true;
   micOn = true;
 
@@ -44,6 +58,8 @@ export class LocalMedia {
       republishing: null,
       republishedAt: [],
       unwatch: () => {},
+      audioLocked: false,
+      videoLocked: false,
     };
     if (this.entries.has(tag) || !this.ctx.isJoined()) {
       // Published meanwhile, or the session ended while the user chose a screen.
@@ -72,13 +88,60 @@ export class LocalMedia {
   }
 
   async setCamera(on: boolean): Promise<void> {
+    if (on) this.refuseLocked('video', 'openCamera');
     this.cameraOn = on;
     await this.sendMute('video', { video_disabled: !on });
   }
 
   async setMic(on: boolean): Promise<void> {
+    if (on) this.refuseLocked('audio', 'openMic');
     this.micOn = on;
     await this.sendMute('audio', { audio_muted: !on });
+  }
+
+  /** True while the app server keeps the microphone (camera) of one of your camera streams off. */
+  locked(kind: 'audio' | 'video'): boolean {
+    for (const e of this.entries.values()) if (e.source !== 'screen' && (kind === 'audio' ? e.audioLocked : e.videoLocked)) return true;
+    return false;
+  }
+
+  /**
+   * force_mute (docs/protocol.md): the app server muted or unmuted one of our
+   * streams. Comply at once: a disabled track sends silence / black frames.
+   * After an unmute the track comes back only if the user had not turned the
+   * device off; if they had, the server (which just unmuted the stream) is
+   * told the user's choice again. Returns the forceMute event, or null for a
+   * stream we do not publish.
+   */
+  onForceMute(d: ForceMuteData): ForceMuteEvent | null {
+    let entry: Entry | undefined;
+    for (const e of this.entries.values()) if (e.streamId === d.stream.id) entry = e;
+    if (!entry) return null;
+    entry.audioLocked = !!d.stream.audio_locked;
+    entry.videoLocked = !!d.stream.video_locked;
+    this.applyDevices(entry);
+    const restore: Record<string, boolean> = {};
+    if (entry.source !== 'screen') {
+      if (d.audio_muted === false && !this.micOn) restore.audio_muted = true;
+      if (d.video_disabled === false && !this.cameraOn) restore.video_disabled = true;
+    }
+    if (Object.keys(restore).length && this.ctx.isJoined()) {
+      this.ctx.request('mute', { tag: entry.tag, ...restore }).catch((err: MiniRTCError) => this.ctx.emit('error', err));
+    }
+    const out: ForceMuteEvent = { streamId: entry.streamId, tag: entry.tag, audioLocked: entry.audioLocked, videoLocked: entry.videoLocked };
+    if (typeof d.audio_muted === 'boolean') out.audioMuted = d.audio_muted;
+    if (typeof d.video_disabled === 'boolean') out.videoDisabled = d.video_disabled;
+    return out;
+  }
+
+  /**
+   * The app server took the publish grant away: it has unpublished our
+   * streams already (stream_unpublished came first). Close the peer
+   * connections, release the devices, and forget the streams so that nothing
+   * publishes them again.
+   */
+  onPublishRevoked(): void {
+    this.clear();
   }
 
   localStream(tag: string): LocalStream | null {
@@ -116,6 +179,8 @@ export class LocalMedia {
       } catch (err) {
         if (!isCode(err, 3005)) throw err; // 3005: gone already
       }
+      // Unpublished or revoked (participant_updated) meanwhile.
+      if (this.entries.get(tag) !== entry) return;
       await this.start(entry);
       this.ctx.emit('streamRepublished', { ...ids(entry), reason });
     })()
@@ -164,6 +229,12 @@ export class LocalMedia {
       const data = await publisher.start();
       published = true;
       entry.streamId = data.stream.id;
+      // The app server's locks outlive the stream: a stream published again
+      // comes back muted (docs/api.md). The answer comes before ICE connects,
+      // so no unlocked media goes out.
+      entry.audioLocked = !!data.stream.audio_locked;
+      entry.videoLocked = !!data.stream.video_locked;
+      this.applyDevices(entry);
       // A pending stream's mute state is announced with stream_published.
       const mute: Record<string, boolean> = {};
       if (entry.source !== 'screen' && hasVideo(entry.mediaType) && !this.cameraOn) mute.video_disabled = true;
@@ -190,12 +261,28 @@ export class LocalMedia {
   }
 
   // The camera and microphone switches act on what the camera (or your own
-  // stream) sends, not on a screen share. A disabled track sends black
-  // frames / silence, so players keep running and the switch is instant.
+  // stream) sends, not on a screen share; the app server's locks act on
+  // every stream. A disabled track sends black frames / silence, so players
+  // keep running and the switch is instant.
   private applyDevices(entry: Entry): void {
-    if (entry.source === 'screen') return;
-    for (const t of entry.stream.getVideoTracks()) t.enabled = this.cameraOn;
-    for (const t of entry.stream.getAudioTracks()) t.enabled = this.micOn;
+    if (entry.source === 'screen') {
+      // Only the locks: leave a share the app server does not lock as it is.
+      if (entry.videoLocked || entry.lockedBefore?.video) for (const t of entry.stream.getVideoTracks()) t.enabled = !entry.videoLocked;
+      if (entry.audioLocked || entry.lockedBefore?.audio) for (const t of entry.stream.getAudioTracks()) t.enabled = !entry.audioLocked;
+      entry.lockedBefore = { audio: entry.audioLocked, video: entry.videoLocked };
+      return;
+    }
+    for (const t of entry.stream.getVideoTracks()) t.enabled = this.cameraOn && !entry.videoLocked;
+    for (const t of entry.stream.getAudioTracks()) t.enabled = this.micOn && !entry.audioLocked;
+  }
+
+  // Unmuting what the app server muted is refused, as the server would
+  // (2006), and changes nothing: the user's choice stays as it was.
+  private refuseLocked(kind: 'audio' | 'video', op: string): void {
+    for (const e of this.entries.values()) {
+      if (e.source === 'screen' || !(kind === 'audio' ? e.audioLocked : e.videoLocked)) continue;
+      throw new MiniRTCError(PERMISSION_DENIED, op + ': the app server muted the ' + kind + ' of stream ' + e.streamId + ' (' + kind + 'Locked); it must unmute it first');
+    }
   }
 
   private async sendMute(kind: 'audio' | 'video', fields: Record<string, boolean>): Promise<void> {

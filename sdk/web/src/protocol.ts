@@ -10,6 +10,10 @@ export interface WireStream {
   media: MediaType;
   audio_muted?: boolean;
   video_disabled?: boolean;
+  /** The app server keeps the audio muted (force_mute). */
+  audio_locked?: boolean;
+  /** The app server keeps the video off. */
+  video_locked?: boolean;
   video?: { codec: string; width: number; height: number; fps?: number };
   audio?: { codec: string; sample_rate: number; channels: number };
 }
@@ -63,6 +67,20 @@ export interface WebRTCOfferEvent {
   offer_id: number;
   sdp: string;
   streams?: string[];
+}
+
+/** force_mute: the app server muted or unmuted one of your streams. */
+export interface ForceMuteData {
+  stream: WireStream;
+  /** Present when the audio changed. */
+  audio_muted?: boolean;
+  /** Present when the video changed. */
+  video_disabled?: boolean;
+}
+
+/** participant_updated: someone's new name, metadata or grants (grants only in your own copy). */
+export interface ParticipantUpdatedData {
+  user: WireParticipant;
 }
 
 export interface WebRTCClosedEvent {

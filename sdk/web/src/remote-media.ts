@@ -151,6 +151,12 @@ export class RemoteMedia {
     this.localMuted.delete(streamId);
   }
 
+  /** The app server took the subscribe grant away: the server ended every subscription. */
+  onSubscribeRevoked(): void {
+    const why = new MiniRTCError(2006, 'permission denied: the app server took the subscribe grant away');
+    for (const id of Array.from(this.subs.keys())) this.drop(id, why);
+  }
+
   clear(): void {
     this.closeDownlink();
     for (const id of Array.from(this.subs.keys())) this.drop(id, fail(ErrorCode.SESSION_ENDED, 'the session ended'));

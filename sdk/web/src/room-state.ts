@@ -13,6 +13,8 @@ export function toStream(s: WireStream): Stream {
     mediaType: s.media,
     audioMuted: !!s.audio_muted,
     videoDisabled: !!s.video_disabled,
+    audioLocked: !!s.audio_locked,
+    videoLocked: !!s.video_locked,
   };
   if (s.video) {
     out.video = { codec: s.video.codec, width: s.video.width, height: s.video.height };
@@ -86,6 +88,14 @@ export class RoomState {
         const stream = toStream(d.stream as WireStream);
         this.streams.delete(stream.id);
         return ['streamUnpublished', stream];
+      }
+      case 'participant_updated': {
+        // The app server changed a name, metadata or grants (only our own
+        // copy has grants).
+        const user = toUser(d.user as WireParticipant);
+        if (this.self && user.userId === this.self.userId) this.self = user;
+        else if (this.users.has(user.userId)) this.users.set(user.userId, user);
+        return ['participantUpdated', copy(user)];
       }
       case 'attributes_changed': {
         const set = (d.set || {}) as Record<string, string>;

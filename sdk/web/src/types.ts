@@ -42,6 +42,10 @@ export interface Stream {
   mediaType: MediaType;
   audioMuted: boolean;
   videoDisabled: boolean;
+  /** The app server keeps the audio muted (force_mute): its owner cannot unmute it. */
+  audioLocked: boolean;
+  /** The app server keeps the video off. */
+  videoLocked: boolean;
   /** The video as it arrives at the server. */
   video?: { codec: string; width: number; height: number; fps?: number };
   /** The audio as it arrives at the server. */
@@ -145,6 +149,19 @@ export interface Message {
   sentAt: number;
 }
 
+/** The app server muted or unmuted one of your streams; the SDK has complied already. */
+export interface ForceMuteEvent {
+  streamId: string;
+  tag: string;
+  /** Present when the app server changed the audio: true muted, false unmuted. */
+  audioMuted?: boolean;
+  /** Present when the app server changed the video: true disabled, false enabled. */
+  videoDisabled?: boolean;
+  /** Whether the app server keeps the audio / the video off now. */
+  audioLocked: boolean;
+  videoLocked: boolean;
+}
+
 export interface ClientEvents {
   userJoined: User;
   userLeft: { userId: string; reason: string };
@@ -168,6 +185,10 @@ export interface ClientEvents {
   streamResubscribed: { streamId: string; reason: string };
   /** A local capture ended by itself (the user pressed "Stop sharing"): the stream was unpublished. */
   localStreamEnded: { tag: string; id: string };
+  /** The app server changed someone's name, metadata or grants (grants only when it is you). */
+  participantUpdated: User;
+  /** The app server muted or unmuted one of your streams (its track is disabled / enabled already). */
+  forceMute: ForceMuteEvent;
   /** Something the SDK did on its own failed (re-publish, re-subscribe, answering an offer). */
   error: MiniRTCError;
 }

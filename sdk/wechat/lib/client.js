@@ -99,11 +99,21 @@ class RTCClient extends Emitter {
   }
 
   isCameraOpen() {
-    return this.local.cameraOn;
+    return this.local.cameraOn && !this.local.cameraLocked();
   }
 
   isMicOpen() {
-    return this.local.micOn;
+    return this.local.micOn && !this.local.micLocked();
+  }
+
+  // True while the app server keeps the camera (microphone) of one of your
+  // streams off (force_mute): openCamera() (openMic()) is refused with 2006.
+  isCameraLocked() {
+    return this.local.cameraLocked();
+  }
+
+  isMicLocked() {
+    return this.local.micLocked();
   }
 
   switchCamera() {
@@ -236,6 +246,14 @@ class RTCClient extends Emitter {
   }
 
   _onEvent(name, data) {
+    if (name === 'force_mute') {
+      // Sent to the owner only; the stream_state_changed that follows is
+      // for everyone else's view.
+      const out = this.local.onForceMute(data);
+      if (out) this.emit('forceMute', out);
+      return;
+    }
+    if (name === 'participant_updated') this._onParticipantUpdated(data);
     if (name === 'stream_unpublished') {
       this.remote.onStreamGone(data.stream.id);
       if (this.state.self && data.stream.user_id === this.state.self.userId) this.local.onOwnStreamEnded(data.stream.id);
@@ -248,6 +266,19 @@ class RTCClient extends Emitter {
     // media flows from its pusher's state codes.
     const own = data.stream && this.state.self && data.stream.user_id === this.state.self.userId;
     if (out && !own) this.emit(out[0], out[1]);
+  }
+
+  // A grant the app server took from us is already gone on the server
+  // (protocol.md participant_updated): our streams were unpublished, our
+  // subscriptions ended. Stop the pushers and players to match.
+  _onParticipantUpdated(data) {
+    const self = this.state.self;
+    const user = data.user;
+    if (!self || !user || user.user_id !== self.userId || !Array.isArray(user.grants)) return;
+    const had = self.grants || [];
+    const lost = (g) => had.indexOf(g) >= 0 && user.grants.indexOf(g) < 0;
+    if (lost('publish')) this.local.onPublishRevoked();
+    if (lost('subscribe')) this.remote.onSubscribeRevoked();
   }
 
   // The old session is gone and a new one joined: tell the page what changed

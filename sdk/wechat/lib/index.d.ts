@@ -50,6 +50,10 @@ export interface Stream {
   mediaType: MediaType;
   audioMuted: boolean;
   videoDisabled: boolean;
+  /** The app server keeps the audio muted (force_mute); the owner cannot unmute it. */
+  audioLocked: boolean;
+  /** The app server keeps the video off. */
+  videoLocked: boolean;
   /** What arrives at the server; absent while pending or without video. */
   video?: VideoInfo;
   audio?: AudioInfo;
@@ -207,6 +211,19 @@ export interface ResubscribedEvent {
   reason: string;
 }
 
+/** The app server muted or unmuted one of your streams; the SDK complied already. */
+export interface ForceMuteEvent {
+  streamId: string;
+  tag: string;
+  /** Present when the app server changed the audio: true muted, false unmuted. */
+  audioMuted?: boolean;
+  /** Present when the app server changed the video: true disabled, false enabled. */
+  videoDisabled?: boolean;
+  /** Whether the app server keeps the audio / video off now. */
+  audioLocked: boolean;
+  videoLocked: boolean;
+}
+
 export interface ClientEvents {
   userJoined: User;
   userLeft: UserLeftEvent;
@@ -222,6 +239,9 @@ export interface ClientEvents {
   volume: VolumeEvent;
   streamRepublished: RepublishedEvent;
   streamResubscribed: ResubscribedEvent;
+  /** The app server changed someone's name, metadata or grants (grants only for you). */
+  participantUpdated: User;
+  forceMute: ForceMuteEvent;
   error: MiniRTCError;
 }
 
@@ -240,6 +260,8 @@ export declare const Events: {
   readonly VOLUME: 'volume';
   readonly STREAM_REPUBLISHED: 'streamRepublished';
   readonly STREAM_RESUBSCRIBED: 'streamResubscribed';
+  readonly PARTICIPANT_UPDATED: 'participantUpdated';
+  readonly FORCE_MUTE: 'forceMute';
   readonly ERROR: 'error';
 };
 
@@ -261,6 +283,10 @@ export declare class RTCClient {
   closeMic(): Promise<void>;
   isCameraOpen(): boolean;
   isMicOpen(): boolean;
+  /** True while the app server keeps your camera off (openCamera() fails with 2006). */
+  isCameraLocked(): boolean;
+  /** True while the app server keeps your microphone muted (openMic() fails with 2006). */
+  isMicLocked(): boolean;
   switchCamera(): Promise<void>;
   startPreview(): Promise<void>;
   stopPreview(): Promise<void>;

@@ -20,6 +20,8 @@ const Events = {
   VOLUME: 'volume',
   STREAM_REPUBLISHED: 'streamRepublished',
   STREAM_RESUBSCRIBED: 'streamResubscribed',
+  PARTICIPANT_UPDATED: 'participantUpdated',
+  FORCE_MUTE: 'forceMute',
   ERROR: 'error',
 };
 

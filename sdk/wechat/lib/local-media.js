@@ -13,6 +13,10 @@ const PUSH_STARTED = 1002;
 const MAX_REPUBLISH_PER_MINUTE = 5;
 // Re-publish this long before an unused push URL expires.
 const EXPIRY_MARGIN_MS = 5000;
+// The server's code for a permission it refuses, also for unmuting what the
+// app server muted (docs/protocol.md "mute"): the SDK refuses such an unmute
+// with it before asking.
+const PERMISSION_DENIED = 2006;
 
 function hasVideo(mediaType) {
   return mediaType !== 'audio';
@@ -27,6 +31,8 @@ class LocalMedia {
   constructor(client) {
     this.client = client;
     this.streams = new Map(); // tag -> entry
+    // The user's choices (openMic/closeMic ...). What a pusher does is the
+    // choice unless the app server locked the stream (force_mute).
     this.cameraOn = true;
     this.micOn = true;
   }
@@ -41,7 +47,7 @@ class LocalMedia {
     // Publishing a tag twice goes to the server anyway, so that its own 3004
     // reaches the caller unchanged; the existing stream is left as it is.
     const existing = this.streams.get(tag);
-    const entry = existing || { tag, mediaType, streamId: '', pushUrl: '', expiresAt: 0, pushing: false, pusher: null, republishing: null, republishedAt: [], timer: null };
+    const entry = existing || { tag, mediaType, streamId: '', pushUrl: '', expiresAt: 0, pushing: false, pusher: null, republishing: null, republishedAt: [], timer: null, audioLocked: false, videoLocked: false };
     // Known before the pusher starts, so that its first state codes find it.
     if (!existing) this.streams.set(tag, entry);
     try {
@@ -65,15 +71,75 @@ class LocalMedia {
   }
 
   async setCamera(on) {
+    if (on) this._refuseLocked('videoLocked', 'video', 'openCamera');
     this.cameraOn = on;
     await this._applyDevices();
     await this._sendMute((e) => hasVideo(e.mediaType), { video_disabled: !on });
   }
 
   async setMic(on) {
+    if (on) this._refuseLocked('audioLocked', 'audio', 'openMic');
     this.micOn = on;
     await this._applyDevices();
     await this._sendMute((e) => hasAudio(e.mediaType), { audio_muted: !on });
+  }
+
+  // True while the app server keeps the microphone (camera) of one of our
+  // streams off.
+  micLocked() {
+    return this._locked('audioLocked');
+  }
+
+  cameraLocked() {
+    return this._locked('videoLocked');
+  }
+
+  _locked(field) {
+    for (const e of this.streams.values()) if (e[field]) return true;
+    return false;
+  }
+
+  // Unmuting what the app server muted is refused, as the server would
+  // (2006), and changes nothing: the user's choice stays as it was.
+  _refuseLocked(field, what, op) {
+    for (const e of this.streams.values()) {
+      if (e[field]) throw fail(PERMISSION_DENIED, op + ': the app server muted the ' + what + ' of stream ' + e.streamId + ' (' + field + '); it must unmute it first');
+    }
+  }
+
+  // force_mute (docs/protocol.md): the app server muted or unmuted one of our
+  // streams. Comply at once: the pusher's microphone / camera follows the
+  // lock. After an unmute the device comes back only if the user had not
+  // turned it off; if they had, the server (which just unmuted the stream)
+  // is told the user's choice again. Returns the forceMute event's payload,
+  // or null for a stream this client does not publish.
+  onForceMute(d) {
+    const st = d.stream || {};
+    let entry = null;
+    for (const e of this.streams.values()) if (e.streamId === st.id) entry = e;
+    if (!entry) return null;
+    entry.audioLocked = !!st.audio_locked;
+    entry.videoLocked = !!st.video_locked;
+    if (entry.pusher) {
+      entry.pusher.minirtcSetDevices(this._devicesFor(entry)).catch((err) => this.client.emit('error', err));
+    }
+    const restore = {};
+    if (d.audio_muted === false && !this.micOn) restore.audio_muted = true;
+    if (d.video_disabled === false && !this.cameraOn) restore.video_disabled = true;
+    if (Object.keys(restore).length && this.client.isJoined()) {
+      this.client._request('mute', Object.assign({ tag: entry.tag }, restore)).catch((err) => this.client.emit('error', err));
+    }
+    const out = { streamId: entry.streamId, tag: entry.tag, audioLocked: entry.audioLocked, videoLocked: entry.videoLocked };
+    if (typeof d.audio_muted === 'boolean') out.audioMuted = d.audio_muted;
+    if (typeof d.video_disabled === 'boolean') out.videoDisabled = d.video_disabled;
+    return out;
+  }
+
+  // The app server took the publish grant away: it has unpublished our
+  // streams already (stream_unpublished came first). Stop the pushers and
+  // forget the streams, so that nothing publishes them again.
+  onPublishRevoked() {
+    this.clear();
   }
 
   // Calls a live-pusher context method (switchCamera, startPreview, ...).
@@ -128,6 +194,8 @@ class LocalMedia {
       } catch (err) {
         if (!(err instanceof MiniRTCError) || err.code !== 3005) throw err; // 3005: already gone
       }
+      // Unpublished or revoked (participant_updated) meanwhile.
+      if (this.streams.get(tag) !== entry) return;
       await this._publish(entry, entry.pusher || (await this._pusher(tag)));
       this.client.emit('streamRepublished', Object.assign(this._describe(entry), { reason }));
     })()
@@ -171,6 +239,10 @@ class LocalMedia {
     entry.pushUrl = data.push_url;
     entry.expiresAt = data.push_url_expires_at;
     entry.pushing = false;
+    // The app server's locks outlive the stream: a stream published again
+    // comes back muted (docs/api.md).
+    entry.audioLocked = !!data.stream.audio_locked;
+    entry.videoLocked = !!data.stream.video_locked;
     const mute = {};
     if (hasVideo(entry.mediaType) && !this.cameraOn) mute.video_disabled = true;
     if (hasAudio(entry.mediaType) && !this.micOn) mute.audio_muted = true;
@@ -179,7 +251,7 @@ class LocalMedia {
     // The page may have re-rendered the pusher while we waited for the server.
     pusher = registry.find('pusher', entry.tag) || pusher;
     entry.pusher = pusher;
-    await pusher.minirtcSetDevices(this._devicesFor(entry.mediaType));
+    await pusher.minirtcSetDevices(this._devicesFor(entry));
     await pusher.minirtcSetUrl(entry.pushUrl);
     this._watchExpiry(entry);
   }
@@ -208,8 +280,13 @@ class LocalMedia {
     return this.streams.size ? this.streams.keys().next().value : 'main';
   }
 
-  _devicesFor(mediaType) {
-    return { cameraOn: hasVideo(mediaType) && this.cameraOn, micOn: hasAudio(mediaType) && this.micOn };
+  // What the pusher of entry (a stream, or {mediaType} before publishing)
+  // must do: the user's choice, unless the app server locked it off.
+  _devicesFor(entry) {
+    return {
+      cameraOn: hasVideo(entry.mediaType) && this.cameraOn && !entry.videoLocked,
+      micOn: hasAudio(entry.mediaType) && this.micOn && !entry.audioLocked,
+    };
   }
 
   async _applyDevices() {
@@ -219,7 +296,7 @@ class LocalMedia {
     if (!pushers.length) throw fail(ErrorCode.COMPONENT_MISSING, 'no <rtc-pusher> on the page');
     await Promise.all(pushers.map((p) => {
       const entry = this.streams.get(p.data.tag);
-      return p.minirtcSetDevices(this._devicesFor(entry ? entry.mediaType : 'audio_video'));
+      return p.minirtcSetDevices(this._devicesFor(entry || { mediaType: 'audio_video' }));
     }));
   }
 

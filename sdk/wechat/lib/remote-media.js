@@ -148,6 +148,12 @@ class RemoteMedia {
     }
   }
 
+  // The app server took the subscribe grant away: the server ended every
+  // subscription and closed the players; stop ours and forget them.
+  onSubscribeRevoked() {
+    for (const id of Array.from(this.subs.keys())) this._drop(id);
+  }
+
   clear() {
     for (const id of Array.from(this.subs.keys())) this._drop(id);
     this.localMuted.clear();

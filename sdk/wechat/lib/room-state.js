@@ -12,6 +12,10 @@ function toStream(s) {
     mediaType: s.media,
     audioMuted: !!s.audio_muted,
     videoDisabled: !!s.video_disabled,
+    // The app server keeps the audio muted / the video off (force_mute): the
+    // owner cannot undo it.
+    audioLocked: !!s.audio_locked,
+    videoLocked: !!s.video_locked,
   };
   if (s.video) out.video = { codec: s.video.codec, width: s.video.width, height: s.video.height, fps: s.video.fps };
   if (s.audio) out.audio = { codec: s.audio.codec, sampleRate: s.audio.sample_rate, channels: s.audio.channels };
@@ -75,6 +79,15 @@ class RoomState {
         const stream = toStream(d.stream);
         this.streams.delete(stream.id);
         return ['streamUnpublished', stream];
+      }
+      case 'participant_updated': {
+        // The app server changed a name, metadata or grants (only our own copy
+        // has grants). joinedAt does not change.
+        const user = toUser(d.user);
+        const mine = this.self && user.userId === this.self.userId;
+        if (mine) this.self = user;
+        else if (this.users.has(user.userId)) this.users.set(user.userId, user);
+        return ['participantUpdated', copy(user)];
       }
       case 'attributes_changed': {
         const attrs = this.room.attributes;

@@ -86,7 +86,10 @@ describe('push URL expiry', () => {
     expect(stale.code).not.toBe(0);
 
     // ...and the permission comes: the pusher starts with the fresh URL,
-    // and bob sees the stream.
+    // and bob sees the stream. Right after a re-publish, so that the next
+    // one (every 3 s while blocked) cannot swap the URL under the test on a
+    // busy machine.
+    await nextEvent(alice, 'streamRepublished', null, 10000);
     const seen = nextEvent(bob, 'streamPublished', (s) => s.id === first.id, 20000);
     wxStandin.host.pushBlocked = false;
     alicePusher().startPush();

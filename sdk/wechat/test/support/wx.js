@@ -121,12 +121,19 @@ const livePusher = {
       if (!url) this.stopPush();
       else if (autopush) this.startPush();
     },
+    // A real live-pusher mutes its microphone / turns its camera off while
+    // pushing when these change; so does ffmpeg (silence, black picture).
+    'enableMic, enableCamera'(micOn, cameraOn) {
+      this.deviceLog.push({ micOn, cameraOn });
+      if (this.push) this.push.child.setDevices({ micOn, cameraOn });
+    },
   },
   lifetimes: {
     created() {
       this.states = [];
       this.pushedUrls = [];
       this.calls = [];
+      this.deviceLog = []; // every {micOn, cameraOn} the pusher was set to
       this.push = null;
     },
     attached() { host.pushers.push(this); },
@@ -147,6 +154,7 @@ const livePusher = {
       const p = { url, started: false, frames: 0 };
       this.push = p;
       this.pushedUrls.push(url);
+      const devices = { micOn: this.data.enableMic, cameraOn: this.data.enableCamera };
       p.child = media.push(url, (progress) => {
         if (this.push !== p) return;
         p.frames = progress.frame;
@@ -156,7 +164,7 @@ const livePusher = {
           fireState(this, 1002, 'pushing started');
         }
         this.triggerEvent('netstatus', { info: { videoBitrate: Math.round(progress.bitrateKbps), audioBitrate: 64, videoFPS: progress.fps, videoWidth: 320, videoHeight: 240 } });
-      });
+      }, devices);
       p.child.on('exit', () => {
         if (this.push !== p) return; // stopped on purpose
         this.push = null;
@@ -197,6 +205,9 @@ const livePlayer = {
       this.playedUrls = [];
       this.play = null;
       this.frames = { video: 0, audio: 0 };
+      // What the viewer hears and sees, newest last: {at, value} per decoded
+      // frame, audio RMS in dBFS, video mean luma (0-255). Bounded.
+      this.levels = { audio: [], luma: [] };
     },
     attached() { host.players.push(this); },
     detached() {
@@ -217,6 +228,11 @@ const livePlayer = {
         p.frames[kind]++;
         this.frames[kind]++;
         if (kind === 'video' && p.frames.video === 1) fireState(this, 2004, 'playing started');
+      }, (kind, value) => {
+        if (this.play !== p) return;
+        const list = this.levels[kind];
+        list.push({ at: Date.now(), value });
+        if (list.length > 2000) list.splice(0, list.length - 1000);
       });
       p.child.on('exit', () => {
         if (this.play !== p) return; // stopped on purpose

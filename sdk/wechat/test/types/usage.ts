@@ -13,6 +13,8 @@ async function call(token: string): Promise<void> {
   client.on('message', (m) => m.content.length);
   client.on('attributesChanged', (a) => a.deleted.concat(Object.keys(a.set)));
   client.on('error', (err) => err.fromServer);
+  client.on(Events.FORCE_MUTE, (e) => (e.audioMuted === true && e.audioLocked ? e.streamId : e.tag));
+  client.on('participantUpdated', (u) => (u.grants ? u.grants.indexOf('publish') : u.name.length));
 
   const joined: JoinResult = await client.join(token, 'demo');
   joined.users.forEach((u) => u.streams.map((s) => s.video && s.video.width));
@@ -23,6 +25,7 @@ async function call(token: string): Promise<void> {
   await client.closeMic();
   await client.openMic();
   const open: boolean = client.isCameraOpen() && client.isMicOpen();
+  const locked: boolean = client.isCameraLocked() || client.isMicLocked();
   await client.switchCamera();
   await client.startPreview();
   await client.stopPreview();
