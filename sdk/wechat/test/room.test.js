@@ -134,6 +134,8 @@ describe('sessions', () => {
 
     await until(() => messages.length >= 5, 10000, 'the replayed messages');
     expect(messages.map((m) => m.arg.content)).toEqual([1, 2, 3, 4, 5].map((i) => 'while away ' + i));
+    // The attribute change is replayed after the messages, in its own frame.
+    await until(() => b.c.getRoom().attributes.during !== undefined, 5000, 'the replayed attributes');
     expect(b.c.getRoom().attributes).toEqual({ during: 'outage' });
     expect(typeof (await sent)).toBe('string');
     expect((await fromBob).content).toBe('queued while offline');
