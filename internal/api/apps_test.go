@@ -9,6 +9,7 @@ import (
 
 	"github.com/minirtc/minirtc/internal/auth"
 	"github.com/minirtc/minirtc/internal/config"
+	"github.com/minirtc/minirtc/internal/servertest"
 	"github.com/minirtc/minirtc/pkg/client"
 	"github.com/minirtc/minirtc/pkg/ids"
 	"github.com/minirtc/minirtc/pkg/protocol"
@@ -197,11 +198,11 @@ func TestDeleteAppEndsEverything(t *testing.T) {
 
 	e.ok(http.StatusNoContent, "DELETE", "/apps/"+string(app.ID), operatorKey, nil, nil)
 	for _, c := range []*client.Client{c1, c2} {
-		ev := waitEvent(t, c, protocol.EvRoomClosed, nil)
-		if d := decodeEvent[protocol.RoomClosedEvent](t, ev); d.Reason == "" {
+		ev := servertest.WaitEvent(t, c, protocol.EvRoomClosed, nil)
+		if d := servertest.DecodeEvent[protocol.RoomClosedEvent](t, ev); d.Reason == "" {
 			t.Fatal("room_closed without a reason")
 		}
-		if err := waitDone(t, c); !errors.Is(err, client.ErrRoomClosed) {
+		if err := servertest.WaitDone(t, c); !errors.Is(err, client.ErrRoomClosed) {
 			t.Fatalf("client ended with %v, want room closed", err)
 		}
 	}

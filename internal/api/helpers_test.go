@@ -227,47 +227,6 @@ func (e *env) joinWith(token string, room ids.RoomID) *client.Client {
 	return c
 }
 
-// waitEvent reads c's events until one named name matches ok (nil: any).
-func waitEvent(t *testing.T, c *client.Client, name string, ok func(client.Event) bool) client.Event {
-	t.Helper()
-	timeout := time.After(10 * time.Second)
-	for {
-		select {
-		case ev, open := <-c.Events():
-			if !open {
-				t.Fatalf("events closed while waiting for %s (err %v)", name, c.Err())
-			}
-			if ev.Name == name && (ok == nil || ok(ev)) {
-				return ev
-			}
-		case <-timeout:
-			t.Fatalf("no %s event within 10 s", name)
-		}
-	}
-}
-
-// decodeEvent decodes an event's data.
-func decodeEvent[T any](t *testing.T, ev client.Event) T {
-	t.Helper()
-	var v T
-	if err := ev.Decode(&v); err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
-// waitDone waits for a client to stop and returns its final error.
-func waitDone(t *testing.T, c *client.Client) error {
-	t.Helper()
-	select {
-	case <-c.Done():
-		return c.Err()
-	case <-time.After(10 * time.Second):
-		t.Fatal("client still connected 10 s later")
-		return nil
-	}
-}
-
 // publishLive publishes user's main stream over RTMP and waits until it is live.
 func (e *env) publishLive(c *client.Client, media protocol.MediaType) protocol.Stream {
 	e.t.Helper()

@@ -188,11 +188,11 @@ func TestIngestCreatePushRevoke(t *testing.T) {
 
 	// The URL works: the encoder joins and its stream goes live.
 	e.GoLive(t, in.URL, protocol.MediaAudioVideo)
-	joined := decodeEvent[protocol.UserJoinedEvent](t, waitEvent(t, viewer, protocol.EvUserJoined, nil))
+	joined := servertest.DecodeEvent[protocol.UserJoinedEvent](t, servertest.WaitEvent(t, viewer, protocol.EvUserJoined, nil))
 	if joined.User.UserID != "obs" {
 		t.Fatalf("%s joined", joined.User.UserID)
 	}
-	waitEvent(t, viewer, protocol.EvStreamPublished, nil)
+	servertest.WaitEvent(t, viewer, protocol.EvStreamPublished, nil)
 
 	// Revoked: the push ends and the encoder leaves at once...
 	var rev ingestBody
@@ -200,8 +200,8 @@ func TestIngestCreatePushRevoke(t *testing.T) {
 	if rev.RevokedAt == 0 || rev.ID != in.ID {
 		t.Fatalf("revoke answered %+v", rev)
 	}
-	waitEvent(t, viewer, protocol.EvStreamUnpublished, nil)
-	left := decodeEvent[protocol.UserLeftEvent](t, waitEvent(t, viewer, protocol.EvUserLeft, nil))
+	servertest.WaitEvent(t, viewer, protocol.EvStreamUnpublished, nil)
+	left := servertest.DecodeEvent[protocol.UserLeftEvent](t, servertest.WaitEvent(t, viewer, protocol.EvUserLeft, nil))
 	if left.UserID != "obs" || left.Reason != protocol.ReasonKicked {
 		t.Fatalf("user_left = %+v", left)
 	}

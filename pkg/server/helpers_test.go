@@ -79,46 +79,6 @@ func ctx10(t *testing.T) context.Context {
 	return ctx
 }
 
-// waitEvent reads c's events until one named name matches ok (nil: any).
-func waitEvent(t *testing.T, c *client.Client, name string, ok func(client.Event) bool) client.Event {
-	t.Helper()
-	timeout := time.After(10 * time.Second)
-	for {
-		select {
-		case ev, open := <-c.Events():
-			if !open {
-				t.Fatalf("events closed while waiting for %s (err %v)", name, c.Err())
-			}
-			if ev.Name == name && (ok == nil || ok(ev)) {
-				return ev
-			}
-		case <-timeout:
-			t.Fatalf("no %s event within 10 s", name)
-		}
-	}
-}
-
-func decode[T any](t *testing.T, ev client.Event) T {
-	t.Helper()
-	var v T
-	if err := ev.Decode(&v); err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
-// waitDone waits for a client to be disconnected and returns its final error.
-func waitDone(t *testing.T, c *client.Client) error {
-	t.Helper()
-	select {
-	case <-c.Done():
-		return c.Err()
-	case <-time.After(10 * time.Second):
-		t.Fatal("client still connected 10 s later")
-		return nil
-	}
-}
-
 // wantAPIError fails unless err is an *APIError with status, code and field.
 func wantAPIError(t *testing.T, err error, status int, code protocol.Code, field string) *server.APIError {
 	t.Helper()

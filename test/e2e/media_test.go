@@ -56,7 +56,7 @@ func startLiveStream(t *testing.T, ctx context.Context, env *servertest.Env, o p
 		t.Fatal(err)
 	}
 	ls.pusher = startPush(t, ls.pub.PushURL, o)
-	waitEvent(t, ls.bob, protocol.EvStreamPublished, nil)
+	servertest.WaitEvent(t, ls.bob, protocol.EvStreamPublished, nil)
 	sub, err := ls.bob.SubscribeURLs(ctx, "alice_main")
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +106,7 @@ func TestPushAndPlayThroughRoom(t *testing.T) {
 			}
 
 			pusher := startPush(t, pub.PushURL, pushOpts{sampleRate: tc.sampleRate})
-			st := streamEvent(t, waitEvent(t, bob, protocol.EvStreamPublished, nil))
+			st := streamEvent(t, servertest.WaitEvent(t, bob, protocol.EvStreamPublished, nil))
 			if st.ID != "alice_main" || st.Video == nil || st.Audio == nil {
 				t.Fatalf("stream_published without codec info: %+v", st)
 			}
@@ -170,7 +170,7 @@ func TestPushAndPlayThroughRoom(t *testing.T) {
 			if err := alice.Unpublish(ctx, ""); err != nil {
 				t.Fatal(err)
 			}
-			if st := streamEvent(t, waitEvent(t, bob, protocol.EvStreamUnpublished, nil)); st.ID != "alice_main" {
+			if st := streamEvent(t, servertest.WaitEvent(t, bob, protocol.EvStreamUnpublished, nil)); st.ID != "alice_main" {
 				t.Fatalf("unpublished %s", st.ID)
 			}
 			if _, done := pusher.exited(5 * time.Second); !done {
@@ -193,7 +193,7 @@ func TestPusherReconnectWithinGrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := startPush(t, pub.PushURL, pushOpts{})
-	waitEvent(t, bob, protocol.EvStreamPublished, nil)
+	servertest.WaitEvent(t, bob, protocol.EvStreamPublished, nil)
 	time.Sleep(time.Second)
 	first.stop()
 	time.Sleep(500 * time.Millisecond)
@@ -237,7 +237,7 @@ func TestKickClosesPushAndPlay(t *testing.T) {
 		t.Fatal(err)
 	}
 	pusher := startPush(t, pub.PushURL, pushOpts{})
-	waitEvent(t, teacher, protocol.EvStreamPublished, nil)
+	servertest.WaitEvent(t, teacher, protocol.EvStreamPublished, nil)
 	bob := join(t, env, "bob", "r1")
 	sub, err := bob.SubscribeURLs(ctx, "alice_main")
 	if err != nil {

@@ -22,25 +22,6 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// waitEvent reads c's events until one named name matches ok (nil: any).
-func waitEvent(t *testing.T, c *client.Client, name string, ok func(client.Event) bool) client.Event {
-	t.Helper()
-	timeout := time.After(10 * time.Second)
-	for {
-		select {
-		case ev, open := <-c.Events():
-			if !open {
-				t.Fatalf("events closed while waiting for %s (err %v)", name, c.Err())
-			}
-			if ev.Name == name && (ok == nil || ok(ev)) {
-				return ev
-			}
-		case <-timeout:
-			t.Fatalf("no %s event within 10 s", name)
-		}
-	}
-}
-
 // TestTwoHundredClientsInTwentyRooms runs 200 participants in 20 rooms at
 // once: everyone joins, publishes, subscribes to everyone else and sends a
 // message, and every participant must see exactly its own room's traffic.
@@ -177,7 +158,7 @@ func TestTwoHundredClientsInTwentyRooms(t *testing.T) {
 		t.Fatalf("subscribing to a stream with no media yet: %v", err)
 	}
 	env.GoLive(t, members[rooms].pushURL, protocol.MediaAudioVideo)
-	waitEvent(t, m0.c, protocol.EvStreamPublished, nil)
+	servertest.WaitEvent(t, m0.c, protocol.EvStreamPublished, nil)
 	if _, err := m0.c.Subscribe(ctx, other); err != nil {
 		t.Fatal(err)
 	}
@@ -250,11 +231,11 @@ func TestPingTimeoutRemovesVanishedClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	env.GoLive(t, pub.PushURL, protocol.MediaAudio)
-	waitEvent(t, watcher, protocol.EvStreamPublished, nil)
+	servertest.WaitEvent(t, watcher, protocol.EvStreamPublished, nil)
 	start := time.Now()
 	gone.Close() // vanishes without leaving, like a phone losing the network
-	waitEvent(t, watcher, protocol.EvStreamUnpublished, nil)
-	ev := waitEvent(t, watcher, protocol.EvUserLeft, nil)
+	servertest.WaitEvent(t, watcher, protocol.EvStreamUnpublished, nil)
+	ev := servertest.WaitEvent(t, watcher, protocol.EvUserLeft, nil)
 	var left protocol.UserLeftEvent
 	ev.Decode(&left)
 	if left.UserID != "gone" || left.Reason != protocol.ReasonTimeout {
@@ -284,7 +265,7 @@ func TestAdminKickBanAndCloseWithClients(t *testing.T) {
 	if err := admin.Kick(ctx, "pupil", 2*time.Second, "noise"); err != nil {
 		t.Fatal(err)
 	}
-	ev := waitEvent(t, pupil, protocol.EvKickedOff, nil)
+	ev := servertest.WaitEvent(t, pupil, protocol.EvKickedOff, nil)
 	var ko protocol.KickedOffEvent
 	ev.Decode(&ko)
 	if ko.By != "teacher" || ko.BanSeconds != 2 || ko.Message != "noise" {
@@ -308,7 +289,7 @@ func TestAdminKickBanAndCloseWithClients(t *testing.T) {
 	if err := admin.CloseRoom(ctx, "class is over"); err != nil {
 		t.Fatal(err)
 	}
-	ev = waitEvent(t, back, protocol.EvRoomClosed, nil)
+	ev = servertest.WaitEvent(t, back, protocol.EvRoomClosed, nil)
 	var rc protocol.RoomClosedEvent
 	ev.Decode(&rc)
 	if rc.Reason != "class is over" || rc.By != "teacher" {

@@ -122,7 +122,7 @@ func TestServeBinaryFirstStartJoinAndSIGTERM(t *testing.T) {
 	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	waitEvent(t, c, protocol.EvGoingAway, nil)
+	servertest.WaitEvent(t, c, protocol.EvGoingAway, nil)
 	done := make(chan error, 1)
 	go func() { done <- srv.Wait() }()
 	select {

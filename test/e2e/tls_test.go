@@ -88,7 +88,7 @@ func TestTLS(t *testing.T) {
 	rtmps := strings.Replace(pub.PushURL, "rtmp://", "rtmps://", 1)
 	rtmps = strings.Replace(rtmps, pubHostPort(t, pub.PushURL), env.Server.RTMPSAddr().String(), 1)
 	startPush(t, rtmps, pushOpts{})
-	waitEvent(t, bob, protocol.EvStreamPublished, nil)
+	servertest.WaitEvent(t, bob, protocol.EvStreamPublished, nil)
 	sub, err := bob.SubscribeURLs(ctx, "alice_main")
 	if err != nil {
 		t.Fatal(err)
