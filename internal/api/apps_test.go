@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/minirtc/minirtc/internal/auth"
+	"github.com/minirtc/minirtc/internal/clienttest"
 	"github.com/minirtc/minirtc/internal/config"
-	"github.com/minirtc/minirtc/internal/servertest"
 	"github.com/minirtc/minirtc/pkg/client"
 	"github.com/minirtc/minirtc/pkg/ids"
 	"github.com/minirtc/minirtc/pkg/protocol"
@@ -198,11 +198,11 @@ func TestDeleteAppEndsEverything(t *testing.T) {
 
 	e.ok(http.StatusNoContent, "DELETE", "/apps/"+string(app.ID), operatorKey, nil, nil)
 	for _, c := range []*client.Client{c1, c2} {
-		ev := servertest.WaitEvent(t, c, protocol.EvRoomClosed, nil)
-		if d := servertest.DecodeEvent[protocol.RoomClosedEvent](t, ev); d.Reason == "" {
+		ev := clienttest.WaitEvent(t, c, protocol.EvRoomClosed, nil)
+		if d := clienttest.DecodeEvent[protocol.RoomClosedEvent](t, ev); d.Reason == "" {
 			t.Fatal("room_closed without a reason")
 		}
-		if err := servertest.WaitDone(t, c); !errors.Is(err, client.ErrRoomClosed) {
+		if err := clienttest.WaitDone(t, c); !errors.Is(err, client.ErrRoomClosed) {
 			t.Fatalf("client ended with %v, want room closed", err)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/bluenviron/gortmplib"
 	"github.com/bluenviron/gortmplib/pkg/codecs"
 
+	"github.com/minirtc/minirtc/internal/clienttest"
 	"github.com/minirtc/minirtc/internal/servertest"
 	"github.com/minirtc/minirtc/internal/store"
 	"github.com/minirtc/minirtc/pkg/ids"
@@ -188,11 +189,11 @@ func TestIngestCreatePushRevoke(t *testing.T) {
 
 	// The URL works: the encoder joins and its stream goes live.
 	e.GoLive(t, in.URL, protocol.MediaAudioVideo)
-	joined := servertest.DecodeEvent[protocol.UserJoinedEvent](t, servertest.WaitEvent(t, viewer, protocol.EvUserJoined, nil))
+	joined := clienttest.DecodeEvent[protocol.UserJoinedEvent](t, clienttest.WaitEvent(t, viewer, protocol.EvUserJoined, nil))
 	if joined.User.UserID != "obs" {
 		t.Fatalf("%s joined", joined.User.UserID)
 	}
-	servertest.WaitEvent(t, viewer, protocol.EvStreamPublished, nil)
+	clienttest.WaitEvent(t, viewer, protocol.EvStreamPublished, nil)
 
 	// Revoked: the push ends and the encoder leaves at once...
 	var rev ingestBody
@@ -200,8 +201,8 @@ func TestIngestCreatePushRevoke(t *testing.T) {
 	if rev.RevokedAt == 0 || rev.ID != in.ID {
 		t.Fatalf("revoke answered %+v", rev)
 	}
-	servertest.WaitEvent(t, viewer, protocol.EvStreamUnpublished, nil)
-	left := servertest.DecodeEvent[protocol.UserLeftEvent](t, servertest.WaitEvent(t, viewer, protocol.EvUserLeft, nil))
+	clienttest.WaitEvent(t, viewer, protocol.EvStreamUnpublished, nil)
+	left := clienttest.DecodeEvent[protocol.UserLeftEvent](t, clienttest.WaitEvent(t, viewer, protocol.EvUserLeft, nil))
 	if left.UserID != "obs" || left.Reason != protocol.ReasonKicked {
 		t.Fatalf("user_left = %+v", left)
 	}

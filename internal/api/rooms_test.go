@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/minirtc/minirtc/internal/auth"
-	"github.com/minirtc/minirtc/internal/servertest"
+	"github.com/minirtc/minirtc/internal/clienttest"
 	"github.com/minirtc/minirtc/pkg/client"
 	"github.com/minirtc/minirtc/pkg/ids"
 	"github.com/minirtc/minirtc/pkg/protocol"
@@ -155,11 +155,11 @@ func TestRoomsParticipantsAndClose(t *testing.T) {
 
 	// Close r2: carol is told, the room is gone.
 	e.ok(http.StatusNoContent, "POST", e.appPath("/rooms/r2/close"), e.admin, map[string]string{"reason": "lesson over"}, nil)
-	ev := servertest.WaitEvent(t, carol, protocol.EvRoomClosed, nil)
-	if d := servertest.DecodeEvent[protocol.RoomClosedEvent](t, ev); d.Reason != "lesson over" || d.By != "" {
+	ev := clienttest.WaitEvent(t, carol, protocol.EvRoomClosed, nil)
+	if d := clienttest.DecodeEvent[protocol.RoomClosedEvent](t, ev); d.Reason != "lesson over" || d.By != "" {
 		t.Fatalf("room_closed = %+v", d)
 	}
-	if err := servertest.WaitDone(t, carol); !errors.Is(err, client.ErrRoomClosed) {
+	if err := clienttest.WaitDone(t, carol); !errors.Is(err, client.ErrRoomClosed) {
 		t.Fatalf("carol ended with %v", err)
 	}
 	e.fails(404, 4004, "", "GET", e.appPath("/rooms/r2"), e.admin, nil)
@@ -172,7 +172,7 @@ func TestUpdateParticipantLive(t *testing.T) {
 	alice := e.join("alice", "r1")
 	bob := e.join("bob", "r1")
 	st := e.publishLive(alice, protocol.MediaAudio)
-	servertest.WaitEvent(t, bob, protocol.EvStreamPublished, nil)
+	clienttest.WaitEvent(t, bob, protocol.EvStreamPublished, nil)
 
 	var p participantBody
 	e.ok(http.StatusOK, "PATCH", e.appPath("/rooms/r1/participants/alice"), e.admin,
@@ -180,11 +180,11 @@ func TestUpdateParticipantLive(t *testing.T) {
 	if p.Name != "Alice (teacher)" || p.Metadata != `{"role":"teacher"}` || len(p.Grants) != 3 || len(p.Streams) != 1 {
 		t.Fatalf("PATCH answered %+v", p)
 	}
-	seen := servertest.DecodeEvent[protocol.ParticipantUpdatedEvent](t, servertest.WaitEvent(t, bob, protocol.EvParticipantUpdated, nil))
+	seen := clienttest.DecodeEvent[protocol.ParticipantUpdatedEvent](t, clienttest.WaitEvent(t, bob, protocol.EvParticipantUpdated, nil))
 	if seen.User.UserID != "alice" || seen.User.Name != "Alice (teacher)" || seen.User.Grants != nil {
 		t.Fatalf("bob saw %+v; want the new name without grants", seen.User)
 	}
-	self := servertest.DecodeEvent[protocol.ParticipantUpdatedEvent](t, servertest.WaitEvent(t, alice, protocol.EvParticipantUpdated, nil))
+	self := clienttest.DecodeEvent[protocol.ParticipantUpdatedEvent](t, clienttest.WaitEvent(t, alice, protocol.EvParticipantUpdated, nil))
 	if self.User.Metadata != `{"role":"teacher"}` || len(self.User.Grants) != 3 {
 		t.Fatalf("alice saw %+v; want her update with her grants", self.User)
 	}
@@ -194,12 +194,12 @@ func TestUpdateParticipantLive(t *testing.T) {
 	if !slices.Equal(p.Grants, []string{"subscribe", "data"}) || len(p.Streams) != 0 {
 		t.Fatalf("after revoking publish %+v", p)
 	}
-	un := servertest.DecodeEvent[protocol.StreamEvent](t, servertest.WaitEvent(t, bob, protocol.EvStreamUnpublished, nil))
+	un := clienttest.DecodeEvent[protocol.StreamEvent](t, clienttest.WaitEvent(t, bob, protocol.EvStreamUnpublished, nil))
 	if un.Stream.ID != st.ID {
 		t.Fatalf("bob saw %s unpublished", un.Stream.ID)
 	}
-	servertest.WaitEvent(t, alice, protocol.EvStreamUnpublished, nil)
-	upd := servertest.DecodeEvent[protocol.ParticipantUpdatedEvent](t, servertest.WaitEvent(t, alice, protocol.EvParticipantUpdated, nil))
+	clienttest.WaitEvent(t, alice, protocol.EvStreamUnpublished, nil)
+	upd := clienttest.DecodeEvent[protocol.ParticipantUpdatedEvent](t, clienttest.WaitEvent(t, alice, protocol.EvParticipantUpdated, nil))
 	if !slices.Equal(upd.User.Grants, []string{"subscribe", "data"}) {
 		t.Fatalf("alice was told grants %v", upd.User.Grants)
 	}
@@ -221,14 +221,14 @@ func TestKickBanUnban(t *testing.T) {
 	bob := e.join("bob", "r1")
 
 	e.ok(http.StatusNoContent, "POST", e.appPath("/rooms/r1/participants/bob/kick"), e.admin, map[string]any{"ban_seconds": 60, "reason": "spam"}, nil)
-	ko := servertest.DecodeEvent[protocol.KickedOffEvent](t, servertest.WaitEvent(t, bob, protocol.EvKickedOff, nil))
+	ko := clienttest.DecodeEvent[protocol.KickedOffEvent](t, clienttest.WaitEvent(t, bob, protocol.EvKickedOff, nil))
 	if ko.Reason != protocol.ReasonKicked || ko.BanSeconds != 60 || ko.Message != "spam" || ko.By != "" {
 		t.Fatalf("kicked_off = %+v", ko)
 	}
-	if err := servertest.WaitDone(t, bob); !errors.Is(err, client.ErrKicked) {
+	if err := clienttest.WaitDone(t, bob); !errors.Is(err, client.ErrKicked) {
 		t.Fatalf("bob ended with %v", err)
 	}
-	left := servertest.DecodeEvent[protocol.UserLeftEvent](t, servertest.WaitEvent(t, alice, protocol.EvUserLeft, nil))
+	left := clienttest.DecodeEvent[protocol.UserLeftEvent](t, clienttest.WaitEvent(t, alice, protocol.EvUserLeft, nil))
 	if left.UserID != "bob" || left.Reason != protocol.ReasonKicked {
 		t.Fatalf("alice saw %+v", left)
 	}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/minirtc/minirtc/internal/servertest"
+	"github.com/minirtc/minirtc/internal/clienttest"
 	"github.com/minirtc/minirtc/pkg/client"
 	"github.com/minirtc/minirtc/pkg/protocol"
 )
@@ -33,7 +33,7 @@ func TestStreamsWithStatsAndServerMute(t *testing.T) {
 		t.Fatalf("streams before any publish: %+v", list.Streams)
 	}
 	st := e.publishLive(alice, protocol.MediaAudioVideo)
-	servertest.WaitEvent(t, bob, protocol.EvStreamPublished, nil)
+	clienttest.WaitEvent(t, bob, protocol.EvStreamPublished, nil)
 
 	e.ok(http.StatusOK, "GET", e.appPath("/rooms/r1/streams"), e.admin, nil, &list)
 	if len(list.Streams) != 1 || list.Streams[0].ID != st.ID || list.Streams[0].Video == nil || list.Streams[0].Audio == nil {
@@ -51,12 +51,12 @@ func TestStreamsWithStatsAndServerMute(t *testing.T) {
 	if !one.Stream.AudioMuted || !one.Stream.AudioLocked || one.Stream.VideoDisabled {
 		t.Fatalf("mute answered %+v", one.Stream)
 	}
-	fm := servertest.DecodeEvent[protocol.ForceMuteEvent](t, servertest.WaitEvent(t, alice, protocol.EvForceMute, nil))
+	fm := clienttest.DecodeEvent[protocol.ForceMuteEvent](t, clienttest.WaitEvent(t, alice, protocol.EvForceMute, nil))
 	if fm.AudioMuted == nil || !*fm.AudioMuted || fm.VideoDisabled != nil || fm.Stream.ID != st.ID || !fm.Stream.AudioLocked {
 		t.Fatalf("force_mute = %+v", fm)
 	}
 	for who, c := range map[string]*client.Client{"alice": alice, "bob": bob} {
-		sc := servertest.DecodeEvent[protocol.StreamEvent](t, servertest.WaitEvent(t, c, protocol.EvStreamStateChanged, nil))
+		sc := clienttest.DecodeEvent[protocol.StreamEvent](t, clienttest.WaitEvent(t, c, protocol.EvStreamStateChanged, nil))
 		if !sc.Stream.AudioMuted || !sc.Stream.AudioLocked {
 			t.Fatalf("%s saw %+v", who, sc.Stream)
 		}
@@ -74,7 +74,7 @@ func TestStreamsWithStatsAndServerMute(t *testing.T) {
 	if one.Stream.AudioMuted || one.Stream.AudioLocked || !one.Stream.VideoDisabled || !one.Stream.VideoLocked {
 		t.Fatalf("unmute answered %+v", one.Stream)
 	}
-	fm = servertest.DecodeEvent[protocol.ForceMuteEvent](t, servertest.WaitEvent(t, alice, protocol.EvForceMute, nil))
+	fm = clienttest.DecodeEvent[protocol.ForceMuteEvent](t, clienttest.WaitEvent(t, alice, protocol.EvForceMute, nil))
 	if fm.AudioMuted == nil || *fm.AudioMuted || fm.VideoDisabled == nil || !*fm.VideoDisabled {
 		t.Fatalf("second force_mute = %+v", fm)
 	}
@@ -119,7 +119,7 @@ func TestAttributesAsTheSystem(t *testing.T) {
 		t.Fatalf("after set %v", attrs.Attributes)
 	}
 	for _, c := range []*client.Client{alice, bob} {
-		ev := servertest.DecodeEvent[protocol.AttributesChangedEvent](t, servertest.WaitEvent(t, c, protocol.EvAttributesChanged, nil))
+		ev := clienttest.DecodeEvent[protocol.AttributesChangedEvent](t, clienttest.WaitEvent(t, c, protocol.EvAttributesChanged, nil))
 		if ev.By != "" || ev.Set["topic"] != "maths" || ev.Notify == nil || ev.Notify.Content != "maths now" {
 			t.Fatalf("attributes_changed = %+v", ev)
 		}
@@ -132,7 +132,7 @@ func TestAttributesAsTheSystem(t *testing.T) {
 		t.Fatalf("after delete %v", attrs.Attributes)
 	}
 	for _, c := range []*client.Client{alice, bob} {
-		del := servertest.DecodeEvent[protocol.AttributesChangedEvent](t, servertest.WaitEvent(t, c, protocol.EvAttributesChanged, nil))
+		del := clienttest.DecodeEvent[protocol.AttributesChangedEvent](t, clienttest.WaitEvent(t, c, protocol.EvAttributesChanged, nil))
 		if !slices.Equal(del.Deleted, []string{"floor"}) || del.Set != nil {
 			t.Fatalf("delete seen as %+v", del)
 		}
@@ -168,19 +168,19 @@ func TestMessagesAsTheSystem(t *testing.T) {
 	}
 	e.ok(http.StatusOK, "POST", e.appPath("/rooms/r1/messages"), e.admin, map[string]any{"name": "notice", "content": "class starts"}, &sent)
 	for _, c := range []*client.Client{alice, bob, carol} {
-		m := servertest.DecodeEvent[protocol.MessageEvent](t, servertest.WaitEvent(t, c, protocol.EvMessage, nil))
+		m := clienttest.DecodeEvent[protocol.MessageEvent](t, clienttest.WaitEvent(t, c, protocol.EvMessage, nil))
 		if m.ID != sent.MessageID || m.From != "" || m.Private || m.Name != "notice" || m.Content != "class starts" {
 			t.Fatalf("message = %+v", m)
 		}
 	}
 	e.ok(http.StatusOK, "POST", e.appPath("/rooms/r1/messages"), e.admin, map[string]any{"name": "dm", "content": "for bob", "to": []string{"bob"}}, &sent)
-	m := servertest.DecodeEvent[protocol.MessageEvent](t, servertest.WaitEvent(t, bob, protocol.EvMessage, nil))
+	m := clienttest.DecodeEvent[protocol.MessageEvent](t, clienttest.WaitEvent(t, bob, protocol.EvMessage, nil))
 	if !m.Private || m.Content != "for bob" {
 		t.Fatalf("private message = %+v", m)
 	}
 	// Alice did not get it: the next message she sees is the one after.
 	e.ok(http.StatusOK, "POST", e.appPath("/rooms/r1/messages"), e.admin, map[string]any{"name": "notice", "content": "second"}, nil)
-	if m := servertest.DecodeEvent[protocol.MessageEvent](t, servertest.WaitEvent(t, alice, protocol.EvMessage, nil)); m.Content != "second" {
+	if m := clienttest.DecodeEvent[protocol.MessageEvent](t, clienttest.WaitEvent(t, alice, protocol.EvMessage, nil)); m.Content != "second" {
 		t.Fatalf("alice got %q; the private message leaked", m.Content)
 	}
 

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/minirtc/minirtc/internal/servertest"
+	"github.com/minirtc/minirtc/internal/clienttest"
 	"github.com/minirtc/minirtc/pkg/client"
 	"github.com/minirtc/minirtc/pkg/ids"
 	"github.com/minirtc/minirtc/pkg/protocol"
@@ -88,7 +88,7 @@ func TestAppLifecycle(t *testing.T) {
 
 	// Delete: the room closes, the app is gone.
 	must(t, e.op.DeleteApp(ctx, app.ID))
-	servertest.WaitDone(t, p1)
+	clienttest.WaitDone(t, p1)
 	_, err = e.op.GetApp(ctx, app.ID)
 	wantAPIError(t, err, http.StatusNotFound, server.CodeNotFound, "")
 	_, err = nc.ListRooms(ctx)

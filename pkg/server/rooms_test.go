@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/minirtc/minirtc/internal/servertest"
+	"github.com/minirtc/minirtc/internal/clienttest"
 	"github.com/minirtc/minirtc/pkg/client"
 	"github.com/minirtc/minirtc/pkg/ids"
 	"github.com/minirtc/minirtc/pkg/protocol"
@@ -49,8 +49,8 @@ func TestRoomCalls(t *testing.T) {
 		t.Fatalf("updated bob = %+v", p)
 	}
 	for _, c := range []*client.Client{alice, bob} {
-		ev := servertest.WaitEvent(t, c, protocol.EvParticipantUpdated, nil)
-		if u := servertest.DecodeEvent[protocol.ParticipantUpdatedEvent](t, ev); u.User.UserID != "bob" || u.User.Name != "Bob B." {
+		ev := clienttest.WaitEvent(t, c, protocol.EvParticipantUpdated, nil)
+		if u := clienttest.DecodeEvent[protocol.ParticipantUpdatedEvent](t, ev); u.User.UserID != "bob" || u.User.Name != "Bob B." {
 			t.Fatalf("participant_updated = %+v", u)
 		}
 	}
@@ -76,7 +76,7 @@ func TestRoomCalls(t *testing.T) {
 	if !maps.Equal(attrs, map[string]string{"topic": "maths", "board": "1"}) {
 		t.Fatalf("attributes = %v", attrs)
 	}
-	ev := servertest.DecodeEvent[protocol.AttributesChangedEvent](t, servertest.WaitEvent(t, alice, protocol.EvAttributesChanged, nil))
+	ev := clienttest.DecodeEvent[protocol.AttributesChangedEvent](t, clienttest.WaitEvent(t, alice, protocol.EvAttributesChanged, nil))
 	if ev.By != "" || ev.Set["topic"] != "maths" || ev.Notify == nil || ev.Notify.Content != "maths now" {
 		t.Fatalf("attributes_changed = %+v", ev)
 	}
@@ -85,7 +85,7 @@ func TestRoomCalls(t *testing.T) {
 	if !maps.Equal(attrs, map[string]string{"topic": "maths"}) {
 		t.Fatalf("after delete = %v", attrs)
 	}
-	ev = servertest.DecodeEvent[protocol.AttributesChangedEvent](t, servertest.WaitEvent(t, alice, protocol.EvAttributesChanged, nil))
+	ev = clienttest.DecodeEvent[protocol.AttributesChangedEvent](t, clienttest.WaitEvent(t, alice, protocol.EvAttributesChanged, nil))
 	if !slices.Equal(ev.Deleted, []string{"board"}) {
 		t.Fatalf("attributes_changed = %+v", ev)
 	}
@@ -100,7 +100,7 @@ func TestRoomCalls(t *testing.T) {
 	// A private message to bob only.
 	id, err := e.app.SendMessage(ctx, "class", server.MessageRequest{Name: "notice", Content: "stay", To: []ids.UserID{"bob"}})
 	must(t, err)
-	msg := servertest.DecodeEvent[protocol.MessageEvent](t, servertest.WaitEvent(t, bob, protocol.EvMessage, nil))
+	msg := clienttest.DecodeEvent[protocol.MessageEvent](t, clienttest.WaitEvent(t, bob, protocol.EvMessage, nil))
 	if msg.ID != id || msg.From != "" || msg.Name != "notice" || msg.Content != "stay" || !msg.Private {
 		t.Fatalf("message = %+v (id %q)", msg, id)
 	}
@@ -110,11 +110,11 @@ func TestRoomCalls(t *testing.T) {
 	// Kick bob with a ban: he is told, the ban is there, he cannot come
 	// back until unbanned.
 	must(t, e.app.Kick(ctx, "class", "bob", server.KickRequest{BanSeconds: 600, Reason: "spam"}))
-	ko := servertest.DecodeEvent[protocol.KickedOffEvent](t, servertest.WaitEvent(t, bob, protocol.EvKickedOff, nil))
+	ko := clienttest.DecodeEvent[protocol.KickedOffEvent](t, clienttest.WaitEvent(t, bob, protocol.EvKickedOff, nil))
 	if ko.BanSeconds != 600 || ko.Message != "spam" {
 		t.Fatalf("kicked_off = %+v", ko)
 	}
-	if err := servertest.WaitDone(t, bob); !errors.Is(err, client.ErrKicked) {
+	if err := clienttest.WaitDone(t, bob); !errors.Is(err, client.ErrKicked) {
 		t.Fatalf("bob ended with %v", err)
 	}
 	ban, err := e.app.GetBan(ctx, "class", "bob")
@@ -143,12 +143,12 @@ func TestRoomCalls(t *testing.T) {
 
 	// Close the room: everyone is told and disconnected; it is gone.
 	must(t, e.app.CloseRoom(ctx, "class", "lesson over"))
-	rc := servertest.DecodeEvent[protocol.RoomClosedEvent](t, servertest.WaitEvent(t, alice, protocol.EvRoomClosed, nil))
+	rc := clienttest.DecodeEvent[protocol.RoomClosedEvent](t, clienttest.WaitEvent(t, alice, protocol.EvRoomClosed, nil))
 	if rc.Reason != "lesson over" || rc.By != "" {
 		t.Fatalf("room_closed = %+v", rc)
 	}
 	for _, c := range []*client.Client{alice, bob} {
-		if err := servertest.WaitDone(t, c); !errors.Is(err, client.ErrRoomClosed) {
+		if err := clienttest.WaitDone(t, c); !errors.Is(err, client.ErrRoomClosed) {
 			t.Fatalf("ended with %v", err)
 		}
 	}

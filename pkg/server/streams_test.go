@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/minirtc/minirtc/internal/servertest"
+	"github.com/minirtc/minirtc/internal/clienttest"
 	"github.com/minirtc/minirtc/pkg/protocol"
 	"github.com/minirtc/minirtc/pkg/server"
 )
@@ -35,11 +35,11 @@ func TestStreamCalls(t *testing.T) {
 	if !st.AudioMuted || !st.AudioLocked || st.VideoDisabled {
 		t.Fatalf("muted stream = %+v", st)
 	}
-	fm := servertest.DecodeEvent[protocol.ForceMuteEvent](t, servertest.WaitEvent(t, alice, protocol.EvForceMute, nil))
+	fm := clienttest.DecodeEvent[protocol.ForceMuteEvent](t, clienttest.WaitEvent(t, alice, protocol.EvForceMute, nil))
 	if fm.AudioMuted == nil || !*fm.AudioMuted || fm.Stream.ID != "alice_main" {
 		t.Fatalf("force_mute = %+v", fm)
 	}
-	sc := servertest.DecodeEvent[protocol.StreamEvent](t, servertest.WaitEvent(t, bob, protocol.EvStreamStateChanged, nil))
+	sc := clienttest.DecodeEvent[protocol.StreamEvent](t, clienttest.WaitEvent(t, bob, protocol.EvStreamStateChanged, nil))
 	if !sc.Stream.AudioMuted || !sc.Stream.AudioLocked {
 		t.Fatalf("stream_state_changed = %+v", sc)
 	}
@@ -86,7 +86,7 @@ func TestReportsAndIngests(t *testing.T) {
 		t.Fatalf("ingest = %+v", in)
 	}
 	e.GoLive(t, in.URL, protocol.MediaAudioVideo)
-	joined := servertest.DecodeEvent[protocol.UserJoinedEvent](t, servertest.WaitEvent(t, alice, protocol.EvUserJoined, nil))
+	joined := clienttest.DecodeEvent[protocol.UserJoinedEvent](t, clienttest.WaitEvent(t, alice, protocol.EvUserJoined, nil))
 	if joined.User.UserID != "obs" {
 		t.Fatalf("user_joined = %+v", joined)
 	}
@@ -105,7 +105,7 @@ func TestReportsAndIngests(t *testing.T) {
 	if rev.RevokedAt == 0 {
 		t.Fatalf("revoked = %+v", rev)
 	}
-	left := servertest.DecodeEvent[protocol.UserLeftEvent](t, servertest.WaitEvent(t, alice, protocol.EvUserLeft, nil))
+	left := clienttest.DecodeEvent[protocol.UserLeftEvent](t, clienttest.WaitEvent(t, alice, protocol.EvUserLeft, nil))
 	if left.UserID != "obs" || left.Reason != protocol.ReasonKicked {
 		t.Fatalf("user_left = %+v", left)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/minirtc/minirtc/internal/auth"
+	"github.com/minirtc/minirtc/internal/clienttest"
 	"github.com/minirtc/minirtc/internal/server"
 	"github.com/minirtc/minirtc/internal/servertest"
 	"github.com/minirtc/minirtc/pkg/protocol"
@@ -163,8 +164,8 @@ func TestIngestAndView(t *testing.T) {
 	ingest := server.PushURLFor(rtmpBase, env.App.Secret, auth.MediaGrant{Action: auth.ActionIngest, App: env.App.ID, Room: "r1",
 		Stream: "obs_main", User: "obs", Expires: time.Now().Add(time.Minute)})
 	p := startPush(t, ingest, pushOpts{seconds: 4})
-	servertest.WaitEvent(t, bob, protocol.EvUserJoined, nil)
-	if st := streamEvent(t, servertest.WaitEvent(t, bob, protocol.EvStreamPublished, nil)); st.ID != "obs_main" || st.Video == nil {
+	clienttest.WaitEvent(t, bob, protocol.EvUserJoined, nil)
+	if st := streamEvent(t, clienttest.WaitEvent(t, bob, protocol.EvStreamPublished, nil)); st.ID != "obs_main" || st.Video == nil {
 		t.Fatalf("published %+v", st)
 	}
 	view := signedPlay(env, auth.MediaGrant{Action: auth.ActionView, App: env.App.ID, Room: "r1", Stream: "obs_main", Expires: time.Now().Add(time.Minute)})
@@ -174,6 +175,6 @@ func TestIngestAndView(t *testing.T) {
 	if err, done := p.exited(10 * time.Second); !done || err != nil {
 		t.Fatalf("ingest push: done %v err %v", done, err)
 	}
-	servertest.WaitEvent(t, bob, protocol.EvStreamUnpublished, nil)
-	servertest.WaitEvent(t, bob, protocol.EvUserLeft, nil)
+	clienttest.WaitEvent(t, bob, protocol.EvStreamUnpublished, nil)
+	clienttest.WaitEvent(t, bob, protocol.EvUserLeft, nil)
 }

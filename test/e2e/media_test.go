@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/minirtc/minirtc/internal/auth"
+	"github.com/minirtc/minirtc/internal/clienttest"
 	"github.com/minirtc/minirtc/internal/config"
 	"github.com/minirtc/minirtc/internal/servertest"
 	"github.com/minirtc/minirtc/pkg/client"
@@ -56,7 +57,7 @@ func startLiveStream(t *testing.T, ctx context.Context, env *servertest.Env, o p
 		t.Fatal(err)
 	}
 	ls.pusher = startPush(t, ls.pub.PushURL, o)
-	servertest.WaitEvent(t, ls.bob, protocol.EvStreamPublished, nil)
+	clienttest.WaitEvent(t, ls.bob, protocol.EvStreamPublished, nil)
 	sub, err := ls.bob.SubscribeURLs(ctx, "alice_main")
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +107,7 @@ func TestPushAndPlayThroughRoom(t *testing.T) {
 			}
 
 			pusher := startPush(t, pub.PushURL, pushOpts{sampleRate: tc.sampleRate})
-			st := streamEvent(t, servertest.WaitEvent(t, bob, protocol.EvStreamPublished, nil))
+			st := streamEvent(t, clienttest.WaitEvent(t, bob, protocol.EvStreamPublished, nil))
 			if st.ID != "alice_main" || st.Video == nil || st.Audio == nil {
 				t.Fatalf("stream_published without codec info: %+v", st)
 			}
@@ -170,7 +171,7 @@ func TestPushAndPlayThroughRoom(t *testing.T) {
 			if err := alice.Unpublish(ctx, ""); err != nil {
 				t.Fatal(err)
 			}
-			if st := streamEvent(t, servertest.WaitEvent(t, bob, protocol.EvStreamUnpublished, nil)); st.ID != "alice_main" {
+			if st := streamEvent(t, clienttest.WaitEvent(t, bob, protocol.EvStreamUnpublished, nil)); st.ID != "alice_main" {
 				t.Fatalf("unpublished %s", st.ID)
 			}
 			if _, done := pusher.exited(5 * time.Second); !done {
@@ -193,7 +194,7 @@ func TestPusherReconnectWithinGrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := startPush(t, pub.PushURL, pushOpts{})
-	servertest.WaitEvent(t, bob, protocol.EvStreamPublished, nil)
+	clienttest.WaitEvent(t, bob, protocol.EvStreamPublished, nil)
 	time.Sleep(time.Second)
 	first.stop()
 	time.Sleep(500 * time.Millisecond)
@@ -237,7 +238,7 @@ func TestKickClosesPushAndPlay(t *testing.T) {
 		t.Fatal(err)
 	}
 	pusher := startPush(t, pub.PushURL, pushOpts{})
-	servertest.WaitEvent(t, teacher, protocol.EvStreamPublished, nil)
+	clienttest.WaitEvent(t, teacher, protocol.EvStreamPublished, nil)
 	bob := join(t, env, "bob", "r1")
 	sub, err := bob.SubscribeURLs(ctx, "alice_main")
 	if err != nil {

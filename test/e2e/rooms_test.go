@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/minirtc/minirtc/internal/auth"
+	"github.com/minirtc/minirtc/internal/clienttest"
 	"github.com/minirtc/minirtc/internal/config"
 	"github.com/minirtc/minirtc/internal/servertest"
 	"github.com/minirtc/minirtc/pkg/client"
@@ -158,7 +159,7 @@ func TestTwoHundredClientsInTwentyRooms(t *testing.T) {
 		t.Fatalf("subscribing to a stream with no media yet: %v", err)
 	}
 	env.GoLive(t, members[rooms].pushURL, protocol.MediaAudioVideo)
-	servertest.WaitEvent(t, m0.c, protocol.EvStreamPublished, nil)
+	clienttest.WaitEvent(t, m0.c, protocol.EvStreamPublished, nil)
 	if _, err := m0.c.Subscribe(ctx, other); err != nil {
 		t.Fatal(err)
 	}
@@ -231,11 +232,11 @@ func TestPingTimeoutRemovesVanishedClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	env.GoLive(t, pub.PushURL, protocol.MediaAudio)
-	servertest.WaitEvent(t, watcher, protocol.EvStreamPublished, nil)
+	clienttest.WaitEvent(t, watcher, protocol.EvStreamPublished, nil)
 	start := time.Now()
 	gone.Close() // vanishes without leaving, like a phone losing the network
-	servertest.WaitEvent(t, watcher, protocol.EvStreamUnpublished, nil)
-	ev := servertest.WaitEvent(t, watcher, protocol.EvUserLeft, nil)
+	clienttest.WaitEvent(t, watcher, protocol.EvStreamUnpublished, nil)
+	ev := clienttest.WaitEvent(t, watcher, protocol.EvUserLeft, nil)
 	var left protocol.UserLeftEvent
 	ev.Decode(&left)
 	if left.UserID != "gone" || left.Reason != protocol.ReasonTimeout {
@@ -265,7 +266,7 @@ func TestAdminKickBanAndCloseWithClients(t *testing.T) {
 	if err := admin.Kick(ctx, "pupil", 2*time.Second, "noise"); err != nil {
 		t.Fatal(err)
 	}
-	ev := servertest.WaitEvent(t, pupil, protocol.EvKickedOff, nil)
+	ev := clienttest.WaitEvent(t, pupil, protocol.EvKickedOff, nil)
 	var ko protocol.KickedOffEvent
 	ev.Decode(&ko)
 	if ko.By != "teacher" || ko.BanSeconds != 2 || ko.Message != "noise" {
@@ -289,7 +290,7 @@ func TestAdminKickBanAndCloseWithClients(t *testing.T) {
 	if err := admin.CloseRoom(ctx, "class is over"); err != nil {
 		t.Fatal(err)
 	}
-	ev = servertest.WaitEvent(t, back, protocol.EvRoomClosed, nil)
+	ev = clienttest.WaitEvent(t, back, protocol.EvRoomClosed, nil)
 	var rc protocol.RoomClosedEvent
 	ev.Decode(&rc)
 	if rc.Reason != "class is over" || rc.By != "teacher" {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minirtc/minirtc/internal/clienttest"
 	"github.com/minirtc/minirtc/internal/servertest"
 	"github.com/minirtc/minirtc/pkg/client"
 	"github.com/minirtc/minirtc/pkg/protocol"
@@ -122,7 +123,7 @@ func TestServeBinaryFirstStartJoinAndSIGTERM(t *testing.T) {
 	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	servertest.WaitEvent(t, c, protocol.EvGoingAway, nil)
+	clienttest.WaitEvent(t, c, protocol.EvGoingAway, nil)
 	done := make(chan error, 1)
 	go func() { done <- srv.Wait() }()
 	select {

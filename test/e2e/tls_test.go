@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minirtc/minirtc/internal/clienttest"
 	"github.com/minirtc/minirtc/internal/config"
 	"github.com/minirtc/minirtc/internal/servertest"
 	"github.com/minirtc/minirtc/pkg/client"
@@ -88,7 +89,7 @@ func TestTLS(t *testing.T) {
 	rtmps := strings.Replace(pub.PushURL, "rtmp://", "rtmps://", 1)
 	rtmps = strings.Replace(rtmps, pubHostPort(t, pub.PushURL), env.Server.RTMPSAddr().String(), 1)
 	startPush(t, rtmps, pushOpts{})
-	servertest.WaitEvent(t, bob, protocol.EvStreamPublished, nil)
+	clienttest.WaitEvent(t, bob, protocol.EvStreamPublished, nil)
 	sub, err := bob.SubscribeURLs(ctx, "alice_main")
 	if err != nil {
 		t.Fatal(err)

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/minirtc/minirtc/internal/servertest"
+	"github.com/minirtc/minirtc/internal/clienttest"
 	"github.com/minirtc/minirtc/pkg/client"
 	"github.com/minirtc/minirtc/pkg/protocol"
 )
@@ -102,7 +102,7 @@ func TestUsageWithTheBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	pusher := startPush(t, pub.PushURL, pushOpts{size: "1280x720", rate: 15})
-	st := streamEvent(t, servertest.WaitEvent(t, bob, protocol.EvStreamPublished, nil))
+	st := streamEvent(t, clienttest.WaitEvent(t, bob, protocol.EvStreamPublished, nil))
 	if st.Video == nil || st.Video.Width != 1280 || st.Video.Height != 720 {
 		t.Fatalf("stream_published video %+v, want 1280x720", st.Video)
 	}

@@ -19,7 +19,7 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media/oggreader"
 	"github.com/pion/webrtc/v4/pkg/media/oggwriter"
 
-	"github.com/minirtc/minirtc/internal/servertest"
+	"github.com/minirtc/minirtc/internal/clienttest"
 	"github.com/minirtc/minirtc/pkg/client"
 	"github.com/minirtc/minirtc/pkg/protocol"
 )
@@ -193,7 +193,7 @@ func TestWebRTCAudioToFLV(t *testing.T) {
 	pace(t, time.Second/fps, func(i int) error { return pub.WriteVideo(aus[i%len(aus)], time.Second/fps) })
 	pace(t, 20*time.Millisecond, func(i int) error { return pub.WriteAudio(packets[i%len(packets)], 20*time.Millisecond) })
 
-	ev := servertest.WaitEvent(t, bob, protocol.EvStreamPublished, nil)
+	ev := clienttest.WaitEvent(t, bob, protocol.EvStreamPublished, nil)
 	st := streamEvent(t, ev)
 	if st.Audio == nil || st.Audio.Codec != "opus" || st.Audio.SampleRate != 48000 {
 		t.Fatalf("stream_published audio info %+v", st.Audio)

@@ -16,6 +16,7 @@ import (
 
 	pionwebrtc "github.com/pion/webrtc/v4"
 
+	"github.com/minirtc/minirtc/internal/clienttest"
 	"github.com/minirtc/minirtc/internal/config"
 	"github.com/minirtc/minirtc/internal/media/rtpframe"
 	"github.com/minirtc/minirtc/internal/servertest"
@@ -159,7 +160,7 @@ func TestRTMPToWebRTC(t *testing.T) {
 				t.Fatal(err)
 			}
 			startPush(t, pub.PushURL, pushOpts{size: "640x360", noAudio: true})
-			servertest.WaitEvent(t, bob, protocol.EvStreamPublished, nil)
+			clienttest.WaitEvent(t, bob, protocol.EvStreamPublished, nil)
 
 			var log frameLog
 			d, err := bob.SubscribeWebRTC(ctx, client.DownlinkOptions{WebRTCOptions: tc.opts, OnFrame: log.add}, "alice_main")
@@ -251,7 +252,7 @@ func TestWebRTCToFLVAndRTMP(t *testing.T) {
 	}
 	pace(t, time.Second/fps, func(i int) error { return pub.WriteVideo(aus[i%len(aus)], time.Second/fps) })
 
-	ev := servertest.WaitEvent(t, bob, protocol.EvStreamPublished, nil)
+	ev := clienttest.WaitEvent(t, bob, protocol.EvStreamPublished, nil)
 	st := streamEvent(t, ev)
 	if st.Video == nil || st.Video.Codec != "h264" || st.Video.Width != 640 || st.Video.Height != 360 {
 		t.Fatalf("stream_published video info %+v", st.Video)
@@ -300,7 +301,7 @@ func TestWebRTCThatNeverConnects(t *testing.T) {
 		t.Fatalf("publish over WebRTC answered %+v", resp)
 	}
 	start := time.Now()
-	ev := servertest.WaitEvent(t, alice, protocol.EvWebRTCClosed, nil)
+	ev := clienttest.WaitEvent(t, alice, protocol.EvWebRTCClosed, nil)
 	var closed protocol.WebRTCClosedEvent
 	if err := ev.Decode(&closed); err != nil {
 		t.Fatal(err)

@@ -15,7 +15,7 @@ import (
 
 	"github.com/pion/webrtc/v4/pkg/media/ivfreader"
 
-	"github.com/minirtc/minirtc/internal/servertest"
+	"github.com/minirtc/minirtc/internal/clienttest"
 	"github.com/minirtc/minirtc/pkg/client"
 	"github.com/minirtc/minirtc/pkg/protocol"
 )
@@ -94,7 +94,7 @@ func TestVP8BetweenWebRTCUsers(t *testing.T) {
 	}
 	pace(t, time.Second/fps, func(i int) error { return pub.WriteVideo(frames[i%len(frames)], time.Second/fps) })
 
-	st := streamEvent(t, servertest.WaitEvent(t, bob, protocol.EvStreamPublished, nil))
+	st := streamEvent(t, clienttest.WaitEvent(t, bob, protocol.EvStreamPublished, nil))
 	if st.Video == nil || st.Video.Codec != "vp8" || st.Video.Width != 320 || st.Video.Height != 240 {
 		t.Fatalf("stream_published video %+v", st.Video)
 	}

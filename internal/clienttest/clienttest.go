@@ -1,4 +1,7 @@
-package servertest
+// Package clienttest holds test helpers around pkg/client participants:
+// waiting for their events and decoding them. It is its own package because
+// internal/servertest is imported by pkg/client's own tests.
+package clienttest
 
 import (
 	"testing"
